@@ -1,0 +1,25 @@
+"""om-dagster: OpenMetadata ingestion recipes as Dagster jobs.
+
+`defs` (the Dagster code location) is built on first access, so importing the
+connector core (`om_dagster.steps`, `om_dagster.sources...`) never loads recipes.
+"""
+
+from functools import cache
+from typing import Any
+
+
+@cache
+def _defs() -> Any:
+    from om_dagster.definitions import build_definitions
+
+    return build_definitions()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "defs":
+        return _defs()
+    raise AttributeError(f"module 'om_dagster' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return [*globals(), "defs"]

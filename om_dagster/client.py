@@ -1,0 +1,244 @@
+"""OpenMetadata REST client: one pooled `requests.Session`, retries where they are safe.
+
+Retries (connection errors, 429, 502, 503, 504, with capped exponential backoff) are
+urllib3's `Retry`, limited to idempotent methods: a PUT is create-or-update on the FQN,
+so sending it twice is harmless; a POST is never retried. Errors are one line that
+names the call and the entity, never a header value.
+"""
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from om_dagster.fqn import url_quote
+from om_dagster.recipe import OpenMetadataServerConfig
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_MAJORS = ("1", "2")
+RETRY_STATUSES = (429, 502, 503, 504)
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
+
+
+class OpenMetadataError(Exception):
+    """A call the server refused or that could not reach it."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(OpenMetadataError):
+    """401/403: the token was refused. The message never holds the token."""
+
+
+@dataclass
+class ClientSettings:
+    """Tuning that is not part of the recipe."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    retries: int = 5
+    backoff_factor: float = 0.5
+    backoff_max: float = 30.0
+    pool_size: int = 10
+
+
+@dataclass
+class BulkResult:
+    """`type/bulkOperationResult.json`, reduced to what the sink counts."""
+
+    succeeded: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+
+class OpenMetadataClient:
+    """The endpoints ingestion uses (API.md), over one session."""
+
+    def __init__(self, server: OpenMetadataServerConfig, settings: ClientSettings | None = None) -> None:
+        self.settings = settings or ClientSettings()
+        self.base = f"{server.hostPort.rstrip('/')}/{server.apiVersion}"
+        self.requests_sent = 0
+        self.session = requests.Session()
+        retry = Retry(
+            total=self.settings.retries,
+            connect=self.settings.retries,
+            read=self.settings.retries,
+            status=self.settings.retries,
+            other=0,
+            allowed_methods=IDEMPOTENT,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.settings.backoff_factor,
+            backoff_max=self.settings.backoff_max,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(
+            max_retries=retry, pool_connections=self.settings.pool_size, pool_maxsize=self.settings.pool_size
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update(_headers(server))
+        self.session.verify, self.session.cert = _tls(server)
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
+        url = f"{self.base}{path}"
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        self.requests_sent += 1
+        try:
+            response = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+        except requests.exceptions.RetryError as err:
+            raise OpenMetadataError(f"{method} {path} ({what}): gave up after retries: {_root(err)}") from None
+        except requests.exceptions.ConnectionError as err:
+            raise OpenMetadataError(
+                f"cannot reach the OpenMetadata server at {self.base} ({method} {path}, {what}): {_root(err)}"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise OpenMetadataError(f"{method} {path} ({what}): timed out after {timeout} s") from None
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"the OpenMetadata server refused the token ({response.status_code}) on {method} {path}: "
+                "check workflowConfig.openMetadataServerConfig.securityConfig.jwtToken",
+                response.status_code,
+            )
+        return response
+
+    def _fail(self, response: requests.Response, method: str, path: str, what: str) -> OpenMetadataError:
+        return OpenMetadataError(
+            f"{method} {path} ({what}) returned {response.status_code}: {_server_message(response)}",
+            response.status_code,
+        )
+
+    # --- endpoints --------------------------------------------------------------------
+
+    def version(self) -> str:
+        """The handshake: `GET /system/version`; refuse servers we do not speak to."""
+        path = "/system/version"
+        response = self._call("GET", path, "version handshake")
+        if response.status_code != 200:
+            raise self._fail(response, "GET", path, "version handshake")
+        version = str(response.json().get("version", ""))
+        if version.split(".")[0] not in SUPPORTED_MAJORS:
+            raise OpenMetadataError(
+                f"OpenMetadata server at {self.base} reports version {version!r}; "
+                f"om-dagster speaks to 1.x and 2.x servers"
+            )
+        return version
+
+    def get_by_name(
+        self, collection: str, fqn: str, fields: str | None = None, include: str = "non-deleted"
+    ) -> dict[str, Any] | None:
+        path = f"/{collection}/name/{url_quote(fqn)}"
+        params = {"include": include} | ({"fields": fields} if fields else {})
+        response = self._call("GET", path, fqn, params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response, "GET", path, fqn)
+        return response.json()
+
+    def put(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update (the server keys it on the FQN)."""
+        path = f"/{collection}"
+        name = str(body.get("name", "?"))
+        response = self._call("PUT", path, name, json=body)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, name)
+        return response.json()
+
+    def bulk_put(self, collection: str, bodies: list[dict[str, Any]]) -> BulkResult:
+        """`PUT /{collection}/bulk`: one call for many creates; each item succeeds or fails."""
+        path = f"/{collection}/bulk"
+        what = f"{len(bodies)} {collection}"
+        response = self._call("PUT", path, what, params={"async": "false"}, json=bodies)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, what)
+        data = response.json()
+        result = BulkResult()
+        for item in data.get("successRequest") or []:
+            result.succeeded.append(item.get("request") or {})
+        for item in data.get("failedRequest") or []:
+            result.failed.append((item.get("request") or {}, str(item.get("message", "no message"))))
+        return result
+
+    def list(self, collection: str, params: dict[str, str], page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every entity of a paged list, following `paging.after`."""
+        path = f"/{collection}"
+        query = dict(params, limit=str(page_size))
+        while True:
+            response = self._call("GET", path, f"list {collection}", params=query)
+            if response.status_code != 200:
+                raise self._fail(response, "GET", path, f"list {collection}")
+            data = response.json()
+            yield from data.get("data", [])
+            after = (data.get("paging") or {}).get("after")
+            if not after:
+                return
+            query["after"] = after
+
+    def delete(self, collection: str, entity_id: str, name: str, recursive: bool = True) -> None:
+        """Soft delete (the entity can be restored)."""
+        path = f"/{collection}/{entity_id}"
+        params = {"recursive": str(recursive).lower(), "hardDelete": "false"}
+        response = self._call("DELETE", path, name, params=params)
+        if response.status_code not in (200, 204, 404):
+            raise self._fail(response, "DELETE", path, name)
+
+    def restore(self, collection: str, entity_id: str, name: str) -> None:
+        path = f"/{collection}/restore"
+        response = self._call("PUT", path, name, json={"id": entity_id})
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, name)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _headers(server: OpenMetadataServerConfig) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "User-Agent": "om-dagster"}
+    token = server.jwt_token
+    if token and server.authProvider != "basic":
+        headers["Authorization"] = f"Bearer {token}"
+    for key, value in (server.extraHeaders or {}).items():
+        # `%(Header)s` copies a header that is already set (OpenMetadata's convention).
+        headers[key] = value % headers if "%(" in value else value
+    return headers
+
+
+def _tls(server: OpenMetadataServerConfig) -> tuple[bool | str, tuple[str, str] | str | None]:
+    if server.verifySSL == "ignore":
+        return False, None
+    ssl = server.sslConfig
+    if server.verifySSL == "validate" and ssl:
+        cert: tuple[str, str] | str | None = None
+        if ssl.sslCertificate and ssl.sslKey:
+            cert = (ssl.sslCertificate, ssl.sslKey.get_secret_value())
+        elif ssl.sslCertificate:
+            cert = ssl.sslCertificate
+        return ssl.caCertificate or True, cert
+    return True, None
+
+
+def _server_message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason
+    if isinstance(data, dict) and data.get("message"):
+        return str(data["message"])[:500]
+    return str(data)[:300]
+
+
+def _root(err: BaseException) -> str:
+    """The innermost cause, without the URL-laden wrappers requests adds."""
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    text = str(err)
+    return text.split(": ", 1)[-1] if "Max retries" in text else text

@@ -1,0 +1,73 @@
+"""One factory: a recipe file becomes a Dagster job (or a job that reports its error)."""
+
+from pathlib import Path
+from typing import Any
+
+from dagster import JobDefinition, in_process_executor, job
+
+from om_dagster.ops import bulk_sink, processor, recipe_error, sink, source, stage
+from om_dagster.recipe import Recipe, RecipeError, job_name_for
+from om_dagster.resources import RecipeResource
+
+
+def job_tags(recipe: Recipe) -> dict[str, str]:
+    """Tags on the job and so on every run: filter runs by recipe, service or pipeline."""
+    tags = {"om/recipe": recipe.path.name, "om/service": recipe.service_name}
+    if recipe.workflow.ingestionPipelineFQN:
+        tags["om/pipeline_fqn"] = recipe.workflow.ingestionPipelineFQN
+    return {**tags, **recipe.sidecar.tags}
+
+
+def recipe_job(recipe: Recipe, resources: dict[str, Any]) -> JobDefinition:
+    """`source -> [processor] -> sink`, or `source -> stage -> bulk_sink`.
+
+    `resources` are the code location's shared ones; the job adds its `recipe`.
+    """
+    wf = recipe.workflow
+    steps = [f"{wf.source.type}"]
+    steps += [wf.processor.type] if wf.processor else []
+    steps += [wf.sink.type] if wf.sink else [wf.stage.type, wf.bulkSink.type]
+    description = recipe.sidecar.description or f"OpenMetadata recipe {recipe.path.name}: {' -> '.join(steps)}"
+    options = {
+        "name": recipe.job_name,
+        "description": description,
+        "tags": job_tags(recipe),
+        "resource_defs": {**resources, "recipe": RecipeResource(path=str(recipe.path))},
+        "executor_def": in_process_executor,  # the steps are sequential; processes only add start-up time
+    }
+    if wf.sink is None:
+
+        @job(**options)
+        def staged() -> None:
+            bulk_sink(stage(source()))
+
+        return staged
+    if wf.processor is not None:
+
+        @job(**options)
+        def processed() -> None:
+            sink(processor(source()))
+
+        return processed
+
+    @job(**options)
+    def direct() -> None:
+        sink(source())
+
+    return direct
+
+
+def broken_job(path: Path, error: RecipeError) -> JobDefinition:
+    """A job for a recipe that does not load: its description and its run give the error."""
+
+    @job(
+        name=job_name_for(path),
+        description=f"This recipe does not load: {error}",
+        tags={"om/recipe": path.name, "om/error": "true"},
+        resource_defs={"recipe": RecipeResource(path=str(path))},
+        executor_def=in_process_executor,
+    )
+    def broken() -> None:
+        recipe_error()
+
+    return broken

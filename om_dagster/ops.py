@@ -1,0 +1,168 @@
+"""The ops every recipe job shares: `source`, `processor`, `sink`, `stage`, `bulk_sink`.
+
+Each op loads the job's recipe (from the `recipe` resource), builds its step from the
+registry, drives it, and spools its records for the next op. The last op applies the
+recipe's success rule, logs the summary and materializes `openmetadata/<service>`.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    Failure,
+    MetadataValue,
+    Nothing,
+    OpExecutionContext,
+    Out,
+    Output,
+    op,
+)
+
+from om_dagster.client import OpenMetadataError
+from om_dagster.recipe import Recipe, RecipeError
+from om_dagster.registry import resolve
+from om_dagster.resources import OpenMetadataResource, RecipeResource
+from om_dagster.spool import Spool
+from om_dagster.status import Status, judge, render_summary
+from om_dagster.steps import Step, StepError
+
+ROLE_SECTION = {"source": "source", "processor": "processor", "sink": "sink", "stage": "stage",
+                "bulk_sink": "bulkSink"}
+FAILURES_SHOWN = 20
+
+
+def asset_key(service: str) -> AssetKey:
+    return AssetKey(["openmetadata", service])
+
+
+def load(context: OpExecutionContext, recipe: RecipeResource, warn: bool = False) -> Recipe:
+    try:
+        loaded = recipe.load()
+    except RecipeError as err:
+        raise Failure(description=str(err)) from None
+    if warn:
+        for warning in loaded.warnings:
+            context.log.warning(warning)
+    return loaded
+
+
+def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) -> Step:
+    section_name = ROLE_SECTION[role]
+    section = getattr(loaded.workflow, section_name)
+    step_cls = resolve(section_name, section.type, loaded)
+    config = section.sourceConfig.config if section_name == "source" else (section.config or {})
+    try:
+        return step_cls.create(config, openmetadata.client(loaded), loaded)
+    except (StepError, RecipeError) as err:
+        raise Failure(description=str(err)) from None
+
+
+def spool_path(context: OpExecutionContext, step: str) -> Path:
+    return Path(context.instance.storage_directory()) / "om_dagster" / context.run_id / f"{step}.jsonl"
+
+
+def status_metadata(status: Status) -> dict[str, MetadataValue]:
+    meta: dict[str, MetadataValue] = {
+        "records": MetadataValue.int(status.records),
+        "updated": MetadataValue.int(status.updated),
+        "unchanged": MetadataValue.int(status.unchanged),
+        "warnings": MetadataValue.int(status.warning_count),
+        "failures": MetadataValue.int(status.failure_count),
+        "filtered": MetadataValue.int(status.filtered_count),
+        "success %": MetadataValue.float(status.success_rate()),
+    }
+    if status.failures:
+        rows = "\n".join(f"| {i.name} | {i.reason.replace('|', '/')} |" for i in status.failures[:FAILURES_SHOWN])
+        meta["failed entities"] = MetadataValue.md(f"| entity | reason |\n|---|---|\n{rows}")
+    return meta
+
+
+def spool_step(context: OpExecutionContext, step: Step, name: str, records: Iterator, upstream: list) -> Output:
+    try:
+        with step:
+            spool = Spool.write(spool_path(context, name), records)
+    except (StepError, OpenMetadataError) as err:
+        raise Failure(description=str(err)) from None
+    spool.statuses = [*upstream, step.status.as_dict()]
+    context.log.info(step.status.summary_line())
+    return Output(spool, metadata={"spooled records": MetadataValue.int(spool.count),
+                                   **status_metadata(step.status)})
+
+
+def finish(context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool):
+    """Judge the run by the recipe's rule, log the summary, materialize the service asset."""
+    spool.remove()
+    statuses = [Status.from_dict(s) for s in spool.statuses] + [step.status]
+    wf = loaded.workflow.workflowConfig
+    outcome = judge(statuses, wf.successThreshold, wf.raiseOnError)
+    context.log.info(render_summary(statuses, outcome))
+    metadata: dict[str, MetadataValue] = {"state": MetadataValue.text(outcome.state),
+                                          "recipe": MetadataValue.path(str(loaded.path))}
+    for status in statuses:
+        metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
+    if outcome.fail_run:
+        raise Failure(description=f"{loaded.path}: {outcome.reason}", metadata=metadata)
+    yield AssetMaterialization(asset_key=asset_key(loaded.service_name), metadata=metadata)
+    yield Output(None)
+
+
+@op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
+def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: OpenMetadataResource) -> Output:
+    loaded = load(context, recipe, warn=True)
+    step = build_step(loaded, "source", openmetadata)
+    return spool_step(context, step, "source", step.run(), [])
+
+
+@op(out=Out(Spool), description="Passes the records through the recipe's processor.")
+def processor(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
+              openmetadata: OpenMetadataResource) -> Output:
+    loaded = load(context, recipe)
+    step = build_step(loaded, "processor", openmetadata)
+    output = spool_step(context, step, "processor", step.run(records), records.statuses)
+    records.remove()
+    return output
+
+
+def write(context: OpExecutionContext, role: str, records: Spool, recipe: RecipeResource,
+          openmetadata: OpenMetadataResource):
+    loaded = load(context, recipe)
+    step = build_step(loaded, role, openmetadata)
+    try:
+        with step:
+            step.run(records)
+    except (StepError, OpenMetadataError) as err:
+        raise Failure(description=str(err)) from None
+    yield from finish(context, loaded, step, records)
+
+
+@op(out=Out(Nothing), description="Writes the records with the recipe's sink.")
+def sink(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
+         openmetadata: OpenMetadataResource):
+    yield from write(context, "sink", records, recipe, openmetadata)
+
+
+@op(out=Out(Spool), description="Aggregates the source's records for the bulk sink.")
+def stage(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
+          openmetadata: OpenMetadataResource) -> Output:
+    loaded = load(context, recipe)
+    step = build_step(loaded, "stage", openmetadata)
+    output = spool_step(context, step, "stage", step.stage(records), records.statuses)
+    records.remove()
+    return output
+
+
+@op(out=Out(Nothing), description="Loads the staged records in bulk.")
+def bulk_sink(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
+              openmetadata: OpenMetadataResource):
+    yield from write(context, "bulk_sink", records, recipe, openmetadata)
+
+
+@op(description="Stands for a recipe that does not load: fails with the recipe's error.")
+def recipe_error(recipe: RecipeResource) -> None:
+    try:
+        recipe.load()
+    except RecipeError as err:
+        raise Failure(description=str(err)) from None
+    raise Failure(description=f"{recipe.path} is valid now: reload the code location to run it")

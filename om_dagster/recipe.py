@@ -1,0 +1,361 @@
+"""Recipes: OpenMetadata workflow YAML, parsed into models, with one-line errors.
+
+A recipe stays exactly what `metadata ingest` reads (schema
+`metadataIngestion/workflow.json`). Dagster-only settings live in a sidecar
+`NAME.dagster.yaml`. `${VAR}` references are expanded from the environment when a run
+reads the file, so their values never reach run config, tags or metadata.
+"""
+
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+M = TypeVar("M", bound=BaseModel)
+
+
+class RecipeError(Exception):
+    """A recipe that cannot be used: one line naming the file, the field and the fix."""
+
+    def __init__(self, file: str | Path, field: str, message: str) -> None:
+        self.file = str(file)
+        self.field = field
+        self.message = message
+        where = f"{self.file}: {field}: " if field else f"{self.file}: "
+        super().__init__(where + message)
+
+
+class Model(BaseModel):
+    """Base of recipe models: unknown keys are errors, unsupported ones warnings.
+
+    `unsupported` lists schema fields we accept but do not act on yet; setting one to
+    anything but its default gives a warning naming it. `ignored` lists schema fields
+    that cannot change what an ingestion does here (UI hints, capability flags).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    def unsupported_fields(self, prefix: str) -> list[str]:
+        """Dotted paths of unsupported fields this recipe sets, nested models included."""
+        found = []
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            path = f"{prefix}.{name}"
+            if name in self.unsupported:
+                default = type(self).model_fields[name].default
+                if value != default:
+                    found.append(path)
+            elif isinstance(value, Model):
+                found.extend(value.unsupported_fields(path))
+        return found
+
+
+class FilterPattern(Model):
+    includes: list[str] = Field(default_factory=list)
+    excludes: list[str] = Field(default_factory=list)
+
+    @field_validator("includes", "excludes")
+    @classmethod
+    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"invalid regex {pattern!r}: {err}") from None
+        return patterns
+
+
+# --- workflowConfig.openMetadataServerConfig -------------------------------------------
+
+
+class JwtSecurityConfig(Model):
+    jwtToken: SecretStr
+
+
+class SslConfig(Model):
+    caCertificate: str | None = None
+    sslCertificate: str | None = None
+    sslKey: SecretStr | None = None
+
+
+AuthProvider = Literal[
+    "no-auth",  # before 1.0; still in older recipes
+    "basic", "azure", "google", "okta", "auth0", "aws-cognito", "custom-oidc", "ldap", "saml", "openmetadata"
+]
+
+
+class OpenMetadataServerConfig(Model):
+    unsupported = frozenset({"secretsManagerProvider", "secretsManagerLoader", "forceEntityOverwriting",
+                             "elasticsSearch"})
+
+    hostPort: str = "http://localhost:8585/api"
+    authProvider: AuthProvider = "basic"
+    securityConfig: JwtSecurityConfig | None = None
+    verifySSL: Literal["no-ssl", "ignore", "validate"] = "no-ssl"
+    sslConfig: SslConfig | None = None
+    apiVersion: str = "v1"
+    enableVersionValidation: bool = True
+    storeServiceConnection: bool = True
+    extraHeaders: dict[str, str] | None = None
+    secretsManagerProvider: Any = "db"
+    secretsManagerLoader: Any = "noop"
+    forceEntityOverwriting: bool = False
+    elasticsSearch: Any = None
+    # Indexing switches of the search-indexing workflow and UI defaults: no effect here.
+    clusterName: str = "openmetadata"
+    type: Literal["OpenMetadata"] = "OpenMetadata"
+    includeTopics: bool = True
+    includeTables: bool = True
+    includeDashboards: bool = True
+    includePipelines: bool = True
+    includeMlModels: bool = True
+    includeUsers: bool = True
+    includeTeams: bool = True
+    includeGlossaryTerms: bool = True
+    includeTags: bool = True
+    includePolicy: bool = True
+    includeMessagingServices: bool = True
+    includeDatabaseServices: bool = True
+    includePipelineServices: bool = True
+    limitRecords: int = 1000
+    schemaFilterPattern: FilterPattern | None = None
+    tableFilterPattern: FilterPattern | None = None
+    databaseFilterPattern: FilterPattern | None = None
+    supportsDataInsightExtraction: bool | None = None
+    supportsElasticSearchReindexingExtraction: bool | None = None
+
+    @property
+    def jwt_token(self) -> str | None:
+        return self.securityConfig.jwtToken.get_secret_value() if self.securityConfig else None
+
+
+class WorkflowConfig(Model):
+    unsupported = frozenset({"config"})
+
+    loggerLevel: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+    raiseOnError: bool = True
+    successThreshold: int = Field(default=90, ge=0, le=100)
+    openMetadataServerConfig: OpenMetadataServerConfig
+    config: dict[str, Any] | None = None
+
+
+# --- steps ----------------------------------------------------------------------------
+
+
+class ComponentConfig(Model):
+    """`processor`, `stage`, `sink`, `bulkSink`: a type and its free-form config."""
+
+    type: str
+    config: dict[str, Any] | None = None
+
+
+class SourceConfig(Model):
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServiceConnection(Model):
+    config: dict[str, Any]
+
+
+class SourceSection(Model):
+    type: str
+    serviceName: str | None = None
+    serviceConnection: ServiceConnection | None = None
+    sourceConfig: SourceConfig
+
+
+class Workflow(Model):
+    """The recipe envelope (`workflow.json#/properties/openMetadataWorkflowConfig`)."""
+
+    unsupported = frozenset({"ingestionRunnerName", "enableStreamableLogs"})
+
+    source: SourceSection
+    processor: ComponentConfig | None = None
+    stage: ComponentConfig | None = None
+    bulkSink: ComponentConfig | None = None
+    sink: ComponentConfig | None = None
+    workflowConfig: WorkflowConfig
+    ingestionPipelineFQN: str | None = None
+    pipelineRunId: str | None = None
+    ingestionRunnerName: str | None = None
+    enableStreamableLogs: bool = False
+
+
+class Sidecar(Model):
+    """`NAME.dagster.yaml`: what Dagster needs and `metadata ingest` must never see."""
+
+    schedule: str | None = None
+    timezone: str = "UTC"
+    enabled: bool = False
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if value is not None and not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * *')")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as 'Europe/Paris')") from None
+        return value
+
+
+# --- loading --------------------------------------------------------------------------
+
+
+class Recipe:
+    """A parsed recipe: its file, the workflow model, the steps' classes and warnings."""
+
+    def __init__(self, path: Path, workflow: Workflow, sidecar: Sidecar, warnings: list[str]) -> None:
+        self.path = path
+        self.workflow = workflow
+        self.sidecar = sidecar
+        self.warnings = warnings
+
+    @property
+    def job_name(self) -> str:
+        return job_name_for(self.path)
+
+    @property
+    def service_name(self) -> str:
+        return self.workflow.source.serviceName or self.job_name
+
+    @property
+    def server(self) -> OpenMetadataServerConfig:
+        return self.workflow.workflowConfig.openMetadataServerConfig
+
+    def section(self, role: str) -> ComponentConfig | None:
+        return getattr(self.workflow, role)
+
+    def error(self, field: str, message: str) -> RecipeError:
+        return RecipeError(self.path, field, message)
+
+
+def job_name_for(path: Path) -> str:
+    name = JOB_NAME_UNSAFE.sub("_", path.stem)
+    return name if not name[:1].isdigit() else f"_{name}"
+
+
+def expand_env(value: Any, file: Path, path: str = "", strict: bool = True) -> Any:
+    """Replace `${VAR}` in every string of the tree; an unset VAR is an error if strict."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, file, f"{path}.{k}" if path else str(k), strict) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, file, f"{path}[{i}]", strict) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in os.environ:
+            return os.environ[name]
+        if strict:
+            raise RecipeError(file, path, f"refers to ${{{name}}}, which is not set: export {name}")
+        return match.group(0)
+
+    return ENV_REF.sub(sub, value)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise RecipeError(path, "", f"cannot read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise RecipeError(path, "", f"invalid YAML at {where}{problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError(path, "", f"expected a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def validation_error(file: Path, err: ValidationError, prefix: str = "") -> RecipeError:
+    """The first problem of a pydantic error as one line (the others are counted)."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after"))
+    field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+    kind = first["type"]
+    if kind == "missing":
+        message = "required field is missing"
+    elif kind == "extra_forbidden":
+        message = "is not a field of this section (check the spelling against the OpenMetadata schema)"
+    elif kind == "literal_error":
+        message = f"expected {first['ctx']['expected']}"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    more = len(err.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return RecipeError(file, field, message)
+
+
+def parse_model(model: type[M], data: Any, file: Path, prefix: str = "") -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise validation_error(file, err, prefix) from None
+
+
+def sidecar_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.dagster.yaml")
+
+
+def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
+    """Parse and check a recipe and its sidecar: the envelope, then each step's config.
+
+    At definition load `strict_env` is False: an unset `${VAR}` stays literal (it may only
+    exist where runs execute). A run loads with `strict_env=True`.
+    """
+    from om_dagster.registry import resolve  # the registry imports recipe models
+
+    path = Path(path)
+    raw = expand_env(read_yaml(path), path, strict=strict_env)
+    workflow = parse_model(Workflow, raw, path)
+    side_file = sidecar_path(path)
+    sidecar = parse_model(Sidecar, read_yaml(side_file), side_file) if side_file.exists() else Sidecar()
+
+    warnings = [f"{path}: {field}: not supported yet, ignored" for field in workflow.unsupported_fields("")]
+    warnings = [w.replace(": .", ": ", 1) for w in warnings]
+    recipe = Recipe(path, workflow, sidecar, warnings)
+
+    has_sink = workflow.sink is not None
+    has_bulk = workflow.stage is not None or workflow.bulkSink is not None
+    if has_sink and has_bulk:
+        raise recipe.error("sink", "a recipe has either `sink` or `stage` + `bulkSink`, not both")
+    if not has_sink and not has_bulk:
+        raise recipe.error("sink", "required: add `sink` (e.g. type: metadata-rest), or `stage` + `bulkSink`")
+    if has_bulk and (workflow.stage is None or workflow.bulkSink is None):
+        missing = "stage" if workflow.stage is None else "bulkSink"
+        raise recipe.error(missing, "required with the other half of `stage` + `bulkSink`")
+    if has_bulk and workflow.processor is not None:
+        raise recipe.error("processor", "a processor runs before a `sink`, not before a `stage`")
+
+    for role in ("source", "processor", "stage", "sink", "bulkSink"):
+        section = getattr(workflow, role)
+        if section is not None:
+            step_cls = resolve(role, section.type, recipe)
+            recipe.warnings.extend(step_cls.check(recipe))
+    return recipe

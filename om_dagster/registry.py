@@ -1,0 +1,58 @@
+"""Steps by role and `type`, as the recipe names them.
+
+Built-in steps are listed here; other packages add theirs through the entry-point
+group `om_dagster.connectors` (`name = "package.module:StepClass"`), and the step
+class's `role` and `type_name` say where it goes.
+"""
+
+from functools import cache
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from om_dagster.steps import Step
+
+if TYPE_CHECKING:
+    from om_dagster.recipe import Recipe
+
+ENTRY_POINT_GROUP = "om_dagster.connectors"
+
+BUILTIN: dict[tuple[str, str], str] = {
+    ("source", "sqlite"): "om_dagster.sources.sqlite:SqliteSource",
+    ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",
+    ("sink", "file"): "om_dagster.sinks.file:FileSink",
+    ("sink", "console"): "om_dagster.sinks.console:ConsoleSink",
+}
+
+
+def _load(target: str) -> type[Step]:
+    module, _, name = target.partition(":")
+    return getattr(import_module(module), name)
+
+
+@cache
+def _plugins() -> dict[tuple[str, str], type[Step]]:
+    found: dict[tuple[str, str], type[Step]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        cls = entry.load()
+        found[(cls.role, cls.type_name)] = cls
+    return found
+
+
+def known(role: str) -> list[str]:
+    names = {t for r, t in BUILTIN if r == role} | {t for r, t in _plugins() if r == role}
+    return sorted(names)
+
+
+def resolve(role: str, type_name: str, recipe: "Recipe") -> type[Step]:
+    """The step class for `role`/`type`, or the recipe's error naming what is supported."""
+    key = (role, type_name)
+    if key in _plugins():
+        return _plugins()[key]
+    if key in BUILTIN:
+        return _load(BUILTIN[key])
+    supported = ", ".join(known(role)) or "none yet"
+    raise recipe.error(
+        f"{role}.type",
+        f"unknown {role} type {type_name!r}; supported here: {supported}",
+    )

@@ -1,0 +1,287 @@
+"""Database metadata on SQLAlchemy's inspector: service -> database -> schema -> tables.
+
+A dialect is a small subclass: its connection model, its URL, and the databases it
+holds. Tables are reflected a chunk at a time with the inspector's multi-table calls
+(one query per chunk where the dialect implements them, a loop where it does not);
+a chunk that fails is retried table by table, so one bad table is one failure.
+"""
+
+import re
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any, ClassVar, Literal
+
+import sqlalchemy
+from sqlalchemy.engine import Engine, Inspector
+from sqlalchemy.engine.reflection import ObjectKind
+
+from om_dagster import fqn
+from om_dagster.client import OpenMetadataClient
+from om_dagster.recipe import FilterPattern, Model, Recipe, parse_model
+from om_dagster.sources.types import column_type
+from om_dagster.steps import Failure, Kind, Record, Result, Source, StepError
+
+CHUNK = 200
+CONNECTION = "source.serviceConnection.config"
+SOURCE_CONFIG = "source.sourceConfig.config"
+
+
+class DatabaseMetadataConfig(Model):
+    """`sourceConfig.config` of type DatabaseMetadata (`databaseServiceMetadataPipeline.json`)."""
+
+    unsupported = frozenset({
+        "markDeletedStoredProcedures", "markDeletedSchemas", "markDeletedDatabases", "includeTags",
+        "includeOwners", "ownerConfig", "includeStoredProcedures", "includeDDL", "overrideMetadata",
+        "queryLogDuration", "queryParsingTimeoutLimit", "storedProcedureFilterPattern", "threads",
+        "incremental", "extractJsonSchema", "jsonSchemaSampleSize",
+    })
+
+    type: Literal["DatabaseMetadata"] = "DatabaseMetadata"
+    markDeletedTables: bool = True
+    includeTables: bool = True
+    includeViews: bool = True
+    useFqnForFiltering: bool = False
+    schemaFilterPattern: FilterPattern | None = None
+    tableFilterPattern: FilterPattern | None = None
+    databaseFilterPattern: FilterPattern | None = None
+    # Accepted, not acted on yet (warned when set to something else than the default).
+    markDeletedStoredProcedures: bool = True
+    markDeletedSchemas: bool = False
+    markDeletedDatabases: bool = False
+    includeTags: bool = True
+    includeOwners: bool = False
+    ownerConfig: Any = None
+    includeStoredProcedures: bool = True
+    includeDDL: bool = False
+    overrideMetadata: bool = False
+    queryLogDuration: int = 1
+    queryParsingTimeoutLimit: int = 300
+    storedProcedureFilterPattern: FilterPattern | None = None
+    threads: int = 1
+    incremental: Any = None
+    extractJsonSchema: bool = False
+    jsonSchemaSampleSize: int = 10
+
+
+def filtered_out(pattern: FilterPattern | None, name: str) -> bool:
+    """OpenMetadata's rule: case-insensitive `re.match`; excludes win over includes."""
+    if pattern is None:
+        return False
+    if pattern.includes and not any(re.match(p, name, re.IGNORECASE) for p in pattern.includes):
+        return True
+    return any(re.match(p, name, re.IGNORECASE) for p in pattern.excludes)
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class DatabaseSource(Source):
+    """What every SQLAlchemy dialect shares; subclasses give the connection specifics."""
+
+    connection_model: ClassVar[type[Model]]
+    #: `serviceType` of the database service (enum in `entity/services/databaseService.json`).
+    service_type: ClassVar[str]
+
+    def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
+        super().__init__(config, metadata, recipe)
+        source = recipe.workflow.source
+        self.connection = parse_model(self.connection_model, source.serviceConnection.config, recipe.path,
+                                      CONNECTION)
+        self.source_config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path,
+                                         SOURCE_CONFIG)
+        self.service = recipe.service_name
+
+    @classmethod
+    def check(cls, recipe: Recipe) -> list[str]:
+        source = recipe.workflow.source
+        if source.serviceConnection is None:
+            raise recipe.error("source.serviceConnection", "required: om-dagster reads the connection "
+                               "from the recipe (add serviceConnection.config)")
+        kind = source.sourceConfig.config.get("type", "DatabaseMetadata")
+        if kind != "DatabaseMetadata":
+            raise recipe.error(f"{SOURCE_CONFIG}.type", f"{kind!r} is not supported yet for source type "
+                               f"{source.type!r}; supported: DatabaseMetadata")
+        connection = parse_model(cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION)
+        config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG)
+        fields = connection.unsupported_fields(CONNECTION) + config.unsupported_fields(SOURCE_CONFIG)
+        return [f"{recipe.path}: {field}: not supported yet, ignored" for field in fields]
+
+    # --- dialect hooks ------------------------------------------------------------------
+
+    @abstractmethod
+    def databases(self) -> Iterator[tuple[str, Engine]]:
+        """Each database the connection reaches, with an engine for it."""
+
+    def schema_names(self, inspector: Inspector) -> list[str]:
+        return inspector.get_schema_names()
+
+    def table_type(self, inspector: Inspector, schema: str, name: str, is_view: bool) -> str:
+        return "View" if is_view else "Regular"
+
+    def describe_connection_error(self, err: Exception) -> str:
+        return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+
+    # --- the walk -----------------------------------------------------------------------
+
+    def iter_results(self) -> Iterator[Result]:
+        yield Record(Kind.DATABASE_SERVICE, {"name": self.service, "serviceType": self.service_type})
+        for database, engine in self.databases():
+            db_fqn = fqn.build(self.service, database)
+            if filtered_out(self.source_config.databaseFilterPattern,
+                            db_fqn if self.source_config.useFqnForFiltering else database):
+                self.status.filter(db_fqn, "Database Filtered Out")
+                continue
+            try:
+                with engine.connect() as conn:
+                    inspector = sqlalchemy.inspect(conn)
+                    schemas = self.schema_names(inspector)
+                    yield Record(Kind.DATABASE, {"name": database, "service": fqn.build(self.service)})
+                    for schema in schemas:
+                        yield from self._schema(inspector, database, schema)
+            except sqlalchemy.exc.OperationalError as err:
+                raise StepError(f"{self.recipe.path}: cannot read database {database!r}: "
+                                f"{self.describe_connection_error(err)}") from None
+            finally:
+                engine.dispose()
+
+    def _schema(self, inspector: Inspector, database: str, schema: str) -> Iterator[Result]:
+        schema_fqn = fqn.build(self.service, database, schema)
+        cfg = self.source_config
+        if filtered_out(cfg.schemaFilterPattern, schema_fqn if cfg.useFqnForFiltering else schema):
+            self.status.filter(schema_fqn, "Schema Filtered Out")
+            return
+        yield Record(Kind.DATABASE_SCHEMA, {"name": schema, "database": fqn.build(self.service, database)})
+
+        names: list[tuple[str, bool]] = []
+        keep: list[str] = []  # tables the source still has but does not emit this run
+        listed = [(n, False) for n in inspector.get_table_names(schema)] if cfg.includeTables else []
+        listed += [(n, True) for n in inspector.get_view_names(schema)] if cfg.includeViews else []
+        for name, is_view in listed:
+            try:
+                table_fqn = fqn.build(self.service, database, schema, name)
+            except fqn.FqnError as err:
+                yield Failure(f"{schema_fqn}.{name}", str(err))
+                keep.append(name)
+                continue
+            if filtered_out(cfg.tableFilterPattern, table_fqn if cfg.useFqnForFiltering else name):
+                self.status.filter(table_fqn, "Table Filtered Out")
+                keep.append(name)
+                continue
+            names.append((name, is_view))
+
+        for chunk in chunks(names, CHUNK):
+            yield from self._chunk(inspector, database, schema, chunk, keep)
+            inspector.info_cache.clear()  # the inspector caches every reflection: keep memory flat
+        yield Record(Kind.SCHEMA_DONE, {
+            "databaseSchema": schema_fqn, "markDeletedTables": cfg.markDeletedTables, "keep": keep,
+        })
+
+    def _reflect(self, inspector: Inspector, schema: str, names: list[str]) -> dict[str, dict[str, Any]]:
+        """Columns and constraints of many tables in one pass of multi-table reflection."""
+        kw = {"schema": schema, "filter_names": names, "kind": ObjectKind.ANY}
+        parts = {
+            "columns": inspector.get_multi_columns(**kw),
+            "pk": inspector.get_multi_pk_constraint(**kw),
+            "fks": inspector.get_multi_foreign_keys(**kw),
+            "uniques": inspector.get_multi_unique_constraints(**kw),
+        }
+        if inspector.dialect.supports_comments:
+            parts["comment"] = inspector.get_multi_table_comment(**kw)
+        out: dict[str, dict[str, Any]] = {}
+        for part, found in parts.items():
+            for (_, name), value in found.items():
+                out.setdefault(name, {})[part] = value
+        return out
+
+    def _chunk(self, inspector: Inspector, database: str, schema: str,
+               chunk: list[tuple[str, bool]], keep: list[str]) -> Iterator[Result]:
+        """Records for a chunk of tables; a table that fails is a Failure, added to `keep`."""
+        try:
+            reflected = self._reflect(inspector, schema, [n for n, _ in chunk])
+            pending = [(name, is_view, reflected.get(name)) for name, is_view in chunk]
+        except Exception:  # isolate the table that breaks the chunk
+            pending = [(name, is_view, None) for name, is_view in chunk]
+        for name, is_view, info in pending:
+            table_fqn = fqn.build(self.service, database, schema, name)
+            try:
+                if info is None:
+                    info = self._reflect(inspector, schema, [name]).get(name)
+                if info is None or "columns" not in info:
+                    raise LookupError("the database returned no columns for it")
+                yield Record(Kind.TABLE, self._table(inspector, database, schema, name, is_view, info))
+            except Exception as err:
+                keep.append(name)
+                yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
+
+    def _table(self, inspector: Inspector, database: str, schema: str, name: str, is_view: bool,
+               info: dict[str, Any]) -> dict[str, Any]:
+        table_fqn = fqn.build(self.service, database, schema, name)
+        pk = (info.get("pk") or {}).get("constrained_columns") or []
+        uniques = [u["column_names"] for u in info.get("uniques") or []]
+        single_unique = {cols[0] for cols in uniques if len(cols) == 1}
+        constraints: list[dict[str, Any]] = []
+        if len(pk) > 1:
+            constraints.append({"constraintType": "PRIMARY_KEY", "columns": pk})
+        constraints += [{"constraintType": "UNIQUE", "columns": cols} for cols in uniques if len(cols) > 1]
+        for fk in info.get("fks") or []:
+            ref_schema = fk.get("referred_schema") or schema
+            constraints.append({
+                "constraintType": "FOREIGN_KEY",
+                "columns": fk["constrained_columns"],
+                "referredColumns": [
+                    fqn.build(self.service, database, ref_schema, fk["referred_table"], col)
+                    for col in fk["referred_columns"]
+                ],
+            })
+
+        columns = []
+        for position, col in enumerate(info["columns"], start=1):
+            mapped = column_type(col["type"])
+            if not mapped.known:
+                self.status.warning(f"{table_fqn}.{col['name']}",
+                                    f"unknown column type {col['type']!r}, ingested as UNKNOWN")
+            column: dict[str, Any] = {
+                "name": col["name"] or " ",
+                "dataType": mapped.data_type,
+                "dataTypeDisplay": mapped.display,
+                "dataLength": mapped.length,
+                "ordinalPosition": position,
+            }
+            if mapped.precision is not None:
+                column["precision"], column["scale"] = mapped.precision, mapped.scale
+            if mapped.array_type:
+                column["arrayDataType"] = mapped.array_type
+            if len(pk) == 1 and col["name"] in pk:
+                column["constraint"] = "PRIMARY_KEY"
+            elif col["name"] in single_unique:
+                column["constraint"] = "UNIQUE"
+            else:
+                column["constraint"] = "NULL" if col.get("nullable", True) else "NOT_NULL"
+            if col.get("comment"):
+                column["description"] = col["comment"]
+            columns.append(column)
+
+        body: dict[str, Any] = {
+            "name": name,
+            "tableType": self.table_type(inspector, schema, name, is_view),
+            "columns": columns,
+            "tableConstraints": constraints,
+            "databaseSchema": fqn.build(self.service, database, schema),
+        }
+        comment = (info.get("comment") or {}).get("text")
+        if comment:
+            body["description"] = comment
+        if is_view:
+            definition = inspector.get_view_definition(name, schema)
+            if definition:
+                body["schemaDefinition"] = definition
+        return body
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
