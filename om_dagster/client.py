@@ -95,7 +95,9 @@ class OpenMetadataClient:
         try:
             response = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.RetryError as err:
-            raise OpenMetadataError(f"{method} {path} ({what}): gave up after retries: {_root(err)}") from None
+            raise OpenMetadataError(
+                f"{method} {path} ({what}): gave up after retries: {_root(err)}"
+            ) from None
         except requests.exceptions.ConnectionError as err:
             raise OpenMetadataError(
                 f"cannot reach the OpenMetadata server at {self.base} ({method} {path}, {what}): {_root(err)}"
@@ -168,7 +170,9 @@ class OpenMetadataClient:
             result.failed.append((item.get("request") or {}, str(item.get("message", "no message"))))
         return result
 
-    def list(self, collection: str, params: dict[str, str], page_size: int = 1000) -> Iterator[dict[str, Any]]:
+    def list(
+        self, collection: str, params: dict[str, str], page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         """Every entity of a paged list, following `paging.after`."""
         path = f"/{collection}"
         query = dict(params, limit=str(page_size))

@@ -48,7 +48,9 @@ def recipe_jobs(folder: Path, resources: dict[str, Any], strict: bool = False) -
             log.error(str(err))
             built = broken_job(path, err)
         if built.name in jobs:
-            err = RecipeError(path, "", f"job name {built.name!r} is taken by another recipe: rename the file")
+            err = RecipeError(
+                path, "", f"job name {built.name!r} is taken by another recipe: rename the file"
+            )
             if strict:
                 raise err
             log.error(str(err))
@@ -61,4 +63,6 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
     strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false") if strict is None else strict
     token = EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else None
     resources = {"openmetadata": OpenMetadataResource(jwt_token=token), "aws": AwsCredentials()}
-    return Definitions(jobs=recipe_jobs(folder or workflows_dir(), resources, strict=strict), resources=resources)
+    return Definitions(
+        jobs=recipe_jobs(folder or workflows_dir(), resources, strict=strict), resources=resources
+    )

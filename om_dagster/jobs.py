@@ -19,7 +19,7 @@ def job_tags(recipe: Recipe) -> dict[str, str]:
 
 
 def recipe_job(recipe: Recipe, resources: dict[str, Any]) -> JobDefinition:
-    """`source -> [processor] -> sink`, or `source -> stage -> bulk_sink`.
+    """`source -> [processor] -> sink`, or `source -> [processor] -> stage -> bulk_sink`.
 
     `resources` are the code location's shared ones; the job adds its `recipe`.
     """
@@ -27,7 +27,9 @@ def recipe_job(recipe: Recipe, resources: dict[str, Any]) -> JobDefinition:
     steps = [f"{wf.source.type}"]
     steps += [wf.processor.type] if wf.processor else []
     steps += [wf.sink.type] if wf.sink else [wf.stage.type, wf.bulkSink.type]
-    description = recipe.sidecar.description or f"OpenMetadata recipe {recipe.path.name}: {' -> '.join(steps)}"
+    description = (
+        recipe.sidecar.description or f"OpenMetadata recipe {recipe.path.name}: {' -> '.join(steps)}"
+    )
     options = {
         "name": recipe.job_name,
         "description": description,
@@ -35,26 +37,16 @@ def recipe_job(recipe: Recipe, resources: dict[str, Any]) -> JobDefinition:
         "resource_defs": {**resources, "recipe": RecipeResource(path=str(recipe.path))},
         "executor_def": in_process_executor,  # the steps are sequential; processes only add start-up time
     }
-    if wf.sink is None:
-
-        @job(**options)
-        def staged() -> None:
-            bulk_sink(stage(source()))
-
-        return staged
-    if wf.processor is not None:
-
-        @job(**options)
-        def processed() -> None:
-            sink(processor(source()))
-
-        return processed
+    chain = [processor] if wf.processor else []
+    chain += [sink] if wf.sink else [stage, bulk_sink]
 
     @job(**options)
-    def direct() -> None:
-        sink(source())
+    def recipe_graph() -> None:
+        records = source()
+        for node in chain:
+            records = node(records)
 
-    return direct
+    return recipe_graph
 
 
 def broken_job(path: Path, error: RecipeError) -> JobDefinition:

@@ -28,8 +28,13 @@ from om_dagster.spool import Spool
 from om_dagster.status import Status, judge, render_summary
 from om_dagster.steps import Step, StepError
 
-ROLE_SECTION = {"source": "source", "processor": "processor", "sink": "sink", "stage": "stage",
-                "bulk_sink": "bulkSink"}
+ROLE_SECTION = {
+    "source": "source",
+    "processor": "processor",
+    "sink": "sink",
+    "stage": "stage",
+    "bulk_sink": "bulkSink",
+}
 FAILURES_SHOWN = 20
 
 
@@ -74,12 +79,16 @@ def status_metadata(status: Status) -> dict[str, MetadataValue]:
         "success %": MetadataValue.float(status.success_rate()),
     }
     if status.failures:
-        rows = "\n".join(f"| {i.name} | {i.reason.replace('|', '/')} |" for i in status.failures[:FAILURES_SHOWN])
+        rows = "\n".join(
+            f"| {i.name} | {i.reason.replace('|', '/')} |" for i in status.failures[:FAILURES_SHOWN]
+        )
         meta["failed entities"] = MetadataValue.md(f"| entity | reason |\n|---|---|\n{rows}")
     return meta
 
 
-def spool_step(context: OpExecutionContext, step: Step, name: str, records: Iterator, upstream: list) -> Output:
+def spool_step(
+    context: OpExecutionContext, step: Step, name: str, records: Iterator, upstream: list
+) -> Output:
     try:
         with step:
             spool = Spool.write(spool_path(context, name), records)
@@ -87,8 +96,9 @@ def spool_step(context: OpExecutionContext, step: Step, name: str, records: Iter
         raise Failure(description=str(err)) from None
     spool.statuses = [*upstream, step.status.as_dict()]
     context.log.info(step.status.summary_line())
-    return Output(spool, metadata={"spooled records": MetadataValue.int(spool.count),
-                                   **status_metadata(step.status)})
+    return Output(
+        spool, metadata={"spooled records": MetadataValue.int(spool.count), **status_metadata(step.status)}
+    )
 
 
 def finish(context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool):
@@ -98,8 +108,10 @@ def finish(context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool
     wf = loaded.workflow.workflowConfig
     outcome = judge(statuses, wf.successThreshold, wf.raiseOnError)
     context.log.info(render_summary(statuses, outcome))
-    metadata: dict[str, MetadataValue] = {"state": MetadataValue.text(outcome.state),
-                                          "recipe": MetadataValue.path(str(loaded.path))}
+    metadata: dict[str, MetadataValue] = {
+        "state": MetadataValue.text(outcome.state),
+        "recipe": MetadataValue.path(str(loaded.path)),
+    }
     for status in statuses:
         metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
     if outcome.fail_run:
@@ -116,8 +128,9 @@ def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: Op
 
 
 @op(out=Out(Spool), description="Passes the records through the recipe's processor.")
-def processor(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
-              openmetadata: OpenMetadataResource) -> Output:
+def processor(
+    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+) -> Output:
     loaded = load(context, recipe)
     step = build_step(loaded, "processor", openmetadata)
     output = spool_step(context, step, "processor", step.run(records), records.statuses)
@@ -125,8 +138,13 @@ def processor(context: OpExecutionContext, records: Spool, recipe: RecipeResourc
     return output
 
 
-def write(context: OpExecutionContext, role: str, records: Spool, recipe: RecipeResource,
-          openmetadata: OpenMetadataResource):
+def write(
+    context: OpExecutionContext,
+    role: str,
+    records: Spool,
+    recipe: RecipeResource,
+    openmetadata: OpenMetadataResource,
+):
     loaded = load(context, recipe)
     step = build_step(loaded, role, openmetadata)
     try:
@@ -138,14 +156,16 @@ def write(context: OpExecutionContext, role: str, records: Spool, recipe: Recipe
 
 
 @op(out=Out(Nothing), description="Writes the records with the recipe's sink.")
-def sink(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
-         openmetadata: OpenMetadataResource):
+def sink(
+    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+):
     yield from write(context, "sink", records, recipe, openmetadata)
 
 
 @op(out=Out(Spool), description="Aggregates the source's records for the bulk sink.")
-def stage(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
-          openmetadata: OpenMetadataResource) -> Output:
+def stage(
+    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+) -> Output:
     loaded = load(context, recipe)
     step = build_step(loaded, "stage", openmetadata)
     output = spool_step(context, step, "stage", step.stage(records), records.statuses)
@@ -154,8 +174,9 @@ def stage(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
 
 
 @op(out=Out(Nothing), description="Loads the staged records in bulk.")
-def bulk_sink(context: OpExecutionContext, records: Spool, recipe: RecipeResource,
-              openmetadata: OpenMetadataResource):
+def bulk_sink(
+    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+):
     yield from write(context, "bulk_sink", records, recipe, openmetadata)
 
 

@@ -86,13 +86,23 @@ class SslConfig(Model):
 
 AuthProvider = Literal[
     "no-auth",  # before 1.0; still in older recipes
-    "basic", "azure", "google", "okta", "auth0", "aws-cognito", "custom-oidc", "ldap", "saml", "openmetadata"
+    "basic",
+    "azure",
+    "google",
+    "okta",
+    "auth0",
+    "aws-cognito",
+    "custom-oidc",
+    "ldap",
+    "saml",
+    "openmetadata",
 ]
 
 
 class OpenMetadataServerConfig(Model):
-    unsupported = frozenset({"secretsManagerProvider", "secretsManagerLoader", "forceEntityOverwriting",
-                             "elasticsSearch"})
+    unsupported = frozenset(
+        {"secretsManagerProvider", "secretsManagerLoader", "forceEntityOverwriting", "elasticsSearch"}
+    )
 
     hostPort: str = "http://localhost:8585/api"
     authProvider: AuthProvider = "basic"
@@ -350,8 +360,6 @@ def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
     if has_bulk and (workflow.stage is None or workflow.bulkSink is None):
         missing = "stage" if workflow.stage is None else "bulkSink"
         raise recipe.error(missing, "required with the other half of `stage` + `bulkSink`")
-    if has_bulk and workflow.processor is not None:
-        raise recipe.error("processor", "a processor runs before a `sink`, not before a `stage`")
 
     for role in ("source", "processor", "stage", "sink", "bulkSink"):
         section = getattr(workflow, role)

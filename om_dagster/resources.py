@@ -32,14 +32,17 @@ class OpenMetadataResource(ConfigurableResource):
     )
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
-    retries: int = Field(default=5, description="Retries of idempotent calls on 429/502/503/504 and "
-                         "connection errors.")
+    retries: int = Field(
+        default=5, description="Retries of idempotent calls on 429/502/503/504 and connection errors."
+    )
     backoff_factor: float = 0.5
 
     def server_config(self, recipe: Recipe) -> OpenMetadataServerConfig:
         server = recipe.server
         if server.securityConfig is None and self.jwt_token:
-            server = server.model_copy(update={"securityConfig": JwtSecurityConfig(jwtToken=SecretStr(self.jwt_token))})
+            server = server.model_copy(
+                update={"securityConfig": JwtSecurityConfig(jwtToken=SecretStr(self.jwt_token))}
+            )
             if server.authProvider == "basic":
                 server = server.model_copy(update={"authProvider": "openmetadata"})
         return server

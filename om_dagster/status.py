@@ -86,8 +86,10 @@ class Status:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Status":
         lists = {k: [Issue(**i) for i in data.get(k, [])] for k in ("warnings", "failures", "filtered")}
-        counts = {k: data.get(k, 0) for k in ("records", "updated", "unchanged", "warning_count",
-                                               "failure_count", "filtered_count")}
+        counts = {
+            k: data.get(k, 0)
+            for k in ("records", "updated", "unchanged", "warning_count", "failure_count", "filtered_count")
+        }
         return cls(step=data["step"], **counts, **lists)
 
     def summary_line(self) -> str:

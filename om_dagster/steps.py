@@ -71,7 +71,9 @@ class Step(ABC):
     #: source | processor | stage | sink | bulkSink
     role: ClassVar[str]
 
-    def __init__(self, config: dict[str, Any], metadata: "OpenMetadataClient | None", recipe: "Recipe") -> None:
+    def __init__(
+        self, config: dict[str, Any], metadata: "OpenMetadataClient | None", recipe: "Recipe"
+    ) -> None:
         self.config = config
         self.metadata = metadata
         self.recipe = recipe

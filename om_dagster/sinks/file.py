@@ -22,7 +22,9 @@ class FileSink(Sink):
     def check(cls, recipe: Recipe) -> list[str]:
         config = recipe.workflow.sink.config or {}
         if not isinstance(config.get("filename"), str) or not config["filename"]:
-            raise recipe.error("sink.config.filename", "required for the file sink: the JSON-lines file to write")
+            raise recipe.error(
+                "sink.config.filename", "required for the file sink: the JSON-lines file to write"
+            )
         extra = sorted(set(config) - {"filename"})
         return [f"{recipe.path}: sink.config.{key}: not a file sink option, ignored" for key in extra]
 

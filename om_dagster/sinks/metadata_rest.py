@@ -38,8 +38,12 @@ class Known:
 
 def source_hash(body: dict[str, Any]) -> str:
     """md5 of the request as canonical JSON: equal hashes mean nothing to send."""
-    canonical = json.dumps({k: v for k, v in body.items() if k != "sourceHash"}, sort_keys=True,
-                           separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {k: v for k, v in body.items() if k != "sourceHash"},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.md5(canonical.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -66,13 +70,18 @@ class MetadataRestSink(Sink):
         config = recipe.workflow.sink.config or {}
         size = config.get("bulk_sink_batch_size", 100)
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise recipe.error("sink.config.bulk_sink_batch_size", f"expected a positive integer, got {size!r}")
-        return [f"{recipe.path}: sink.config.{key}: not a metadata-rest option, ignored"
-                for key in sorted(set(config) - OPTIONS)]
+            raise recipe.error(
+                "sink.config.bulk_sink_batch_size", f"expected a positive integer, got {size!r}"
+            )
+        return [
+            f"{recipe.path}: sink.config.{key}: not a metadata-rest option, ignored"
+            for key in sorted(set(config) - OPTIONS)
+        ]
 
     @classmethod
-    def create(cls, config: dict[str, Any], metadata: OpenMetadataClient | None,
-               recipe: Recipe) -> "MetadataRestSink":
+    def create(
+        cls, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe
+    ) -> "MetadataRestSink":
         sink = cls(config, metadata, recipe)
         try:
             sink.server_version = sink.client.version()
@@ -126,7 +135,8 @@ class MetadataRestSink(Sink):
         self.known = {
             entity["name"]: Known(entity["id"], entity.get("sourceHash"), bool(entity.get("deleted")))
             for entity in self.client.list(
-                COLLECTIONS[Kind.TABLE], {"databaseSchema": schema_fqn, "fields": "sourceHash", "include": "all"}
+                COLLECTIONS[Kind.TABLE],
+                {"databaseSchema": schema_fqn, "fields": "sourceHash", "include": "all"},
             )
         }
 

@@ -30,12 +30,26 @@ SOURCE_CONFIG = "source.sourceConfig.config"
 class DatabaseMetadataConfig(Model):
     """`sourceConfig.config` of type DatabaseMetadata (`databaseServiceMetadataPipeline.json`)."""
 
-    unsupported = frozenset({
-        "markDeletedStoredProcedures", "markDeletedSchemas", "markDeletedDatabases", "includeTags",
-        "includeOwners", "ownerConfig", "includeStoredProcedures", "includeDDL", "overrideMetadata",
-        "queryLogDuration", "queryParsingTimeoutLimit", "storedProcedureFilterPattern", "threads",
-        "incremental", "extractJsonSchema", "jsonSchemaSampleSize",
-    })
+    unsupported = frozenset(
+        {
+            "markDeletedStoredProcedures",
+            "markDeletedSchemas",
+            "markDeletedDatabases",
+            "includeTags",
+            "includeOwners",
+            "ownerConfig",
+            "includeStoredProcedures",
+            "includeDDL",
+            "overrideMetadata",
+            "queryLogDuration",
+            "queryParsingTimeoutLimit",
+            "storedProcedureFilterPattern",
+            "threads",
+            "incremental",
+            "extractJsonSchema",
+            "jsonSchemaSampleSize",
+        }
+    )
 
     type: Literal["DatabaseMetadata"] = "DatabaseMetadata"
     markDeletedTables: bool = True
@@ -89,23 +103,31 @@ class DatabaseSource(Source):
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
         source = recipe.workflow.source
-        self.connection = parse_model(self.connection_model, source.serviceConnection.config, recipe.path,
-                                      CONNECTION)
-        self.source_config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path,
-                                         SOURCE_CONFIG)
+        self.connection = parse_model(
+            self.connection_model, source.serviceConnection.config, recipe.path, CONNECTION
+        )
+        self.source_config = parse_model(
+            DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG
+        )
         self.service = recipe.service_name
 
     @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
         source = recipe.workflow.source
         if source.serviceConnection is None:
-            raise recipe.error("source.serviceConnection", "required: om-dagster reads the connection "
-                               "from the recipe (add serviceConnection.config)")
+            raise recipe.error(
+                "source.serviceConnection",
+                "required: om-dagster reads the connection from the recipe (add serviceConnection.config)",
+            )
         kind = source.sourceConfig.config.get("type", "DatabaseMetadata")
         if kind != "DatabaseMetadata":
-            raise recipe.error(f"{SOURCE_CONFIG}.type", f"{kind!r} is not supported yet for source type "
-                               f"{source.type!r}; supported: DatabaseMetadata")
-        connection = parse_model(cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION)
+            raise recipe.error(
+                f"{SOURCE_CONFIG}.type",
+                f"{kind!r} is not supported yet for source type {source.type!r}; supported: DatabaseMetadata",
+            )
+        connection = parse_model(
+            cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION
+        )
         config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG)
         fields = connection.unsupported_fields(CONNECTION) + config.unsupported_fields(SOURCE_CONFIG)
         return [f"{recipe.path}: {field}: not supported yet, ignored" for field in fields]
@@ -131,8 +153,10 @@ class DatabaseSource(Source):
         yield Record(Kind.DATABASE_SERVICE, {"name": self.service, "serviceType": self.service_type})
         for database, engine in self.databases():
             db_fqn = fqn.build(self.service, database)
-            if filtered_out(self.source_config.databaseFilterPattern,
-                            db_fqn if self.source_config.useFqnForFiltering else database):
+            if filtered_out(
+                self.source_config.databaseFilterPattern,
+                db_fqn if self.source_config.useFqnForFiltering else database,
+            ):
                 self.status.filter(db_fqn, "Database Filtered Out")
                 continue
             try:
@@ -143,8 +167,10 @@ class DatabaseSource(Source):
                     for schema in schemas:
                         yield from self._schema(inspector, database, schema)
             except sqlalchemy.exc.OperationalError as err:
-                raise StepError(f"{self.recipe.path}: cannot read database {database!r}: "
-                                f"{self.describe_connection_error(err)}") from None
+                raise StepError(
+                    f"{self.recipe.path}: cannot read database {database!r}: "
+                    f"{self.describe_connection_error(err)}"
+                ) from None
             finally:
                 engine.dispose()
 
@@ -176,9 +202,14 @@ class DatabaseSource(Source):
         for chunk in chunks(names, CHUNK):
             yield from self._chunk(inspector, database, schema, chunk, keep)
             inspector.info_cache.clear()  # the inspector caches every reflection: keep memory flat
-        yield Record(Kind.SCHEMA_DONE, {
-            "databaseSchema": schema_fqn, "markDeletedTables": cfg.markDeletedTables, "keep": keep,
-        })
+        yield Record(
+            Kind.SCHEMA_DONE,
+            {
+                "databaseSchema": schema_fqn,
+                "markDeletedTables": cfg.markDeletedTables,
+                "keep": keep,
+            },
+        )
 
     def _reflect(self, inspector: Inspector, schema: str, names: list[str]) -> dict[str, dict[str, Any]]:
         """Columns and constraints of many tables in one pass of multi-table reflection."""
@@ -197,8 +228,9 @@ class DatabaseSource(Source):
                 out.setdefault(name, {})[part] = value
         return out
 
-    def _chunk(self, inspector: Inspector, database: str, schema: str,
-               chunk: list[tuple[str, bool]], keep: list[str]) -> Iterator[Result]:
+    def _chunk(
+        self, inspector: Inspector, database: str, schema: str, chunk: list[tuple[str, bool]], keep: list[str]
+    ) -> Iterator[Result]:
         """Records for a chunk of tables; a table that fails is a Failure, added to `keep`."""
         try:
             reflected = self._reflect(inspector, schema, [n for n, _ in chunk])
@@ -217,8 +249,9 @@ class DatabaseSource(Source):
                 keep.append(name)
                 yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
 
-    def _table(self, inspector: Inspector, database: str, schema: str, name: str, is_view: bool,
-               info: dict[str, Any]) -> dict[str, Any]:
+    def _table(
+        self, inspector: Inspector, database: str, schema: str, name: str, is_view: bool, info: dict[str, Any]
+    ) -> dict[str, Any]:
         table_fqn = fqn.build(self.service, database, schema, name)
         pk = (info.get("pk") or {}).get("constrained_columns") or []
         uniques = [u["column_names"] for u in info.get("uniques") or []]
@@ -229,21 +262,24 @@ class DatabaseSource(Source):
         constraints += [{"constraintType": "UNIQUE", "columns": cols} for cols in uniques if len(cols) > 1]
         for fk in info.get("fks") or []:
             ref_schema = fk.get("referred_schema") or schema
-            constraints.append({
-                "constraintType": "FOREIGN_KEY",
-                "columns": fk["constrained_columns"],
-                "referredColumns": [
-                    fqn.build(self.service, database, ref_schema, fk["referred_table"], col)
-                    for col in fk["referred_columns"]
-                ],
-            })
+            constraints.append(
+                {
+                    "constraintType": "FOREIGN_KEY",
+                    "columns": fk["constrained_columns"],
+                    "referredColumns": [
+                        fqn.build(self.service, database, ref_schema, fk["referred_table"], col)
+                        for col in fk["referred_columns"]
+                    ],
+                }
+            )
 
         columns = []
         for position, col in enumerate(info["columns"], start=1):
             mapped = column_type(col["type"])
             if not mapped.known:
-                self.status.warning(f"{table_fqn}.{col['name']}",
-                                    f"unknown column type {col['type']!r}, ingested as UNKNOWN")
+                self.status.warning(
+                    f"{table_fqn}.{col['name']}", f"unknown column type {col['type']!r}, ingested as UNKNOWN"
+                )
             column: dict[str, Any] = {
                 "name": col["name"] or " ",
                 "dataType": mapped.data_type,

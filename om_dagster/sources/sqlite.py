@@ -57,8 +57,10 @@ class SqliteSource(DatabaseSource):
             if not path.is_file():
                 # sqlite would create an empty file, and markDeletedTables would then
                 # soft-delete the whole catalog on the server: refuse instead.
-                raise StepError(f"{self.recipe.path}: {CONNECTION}.databaseMode: no SQLite file at "
-                                f"{str(path)!r}: give the path of an existing database file")
+                raise StepError(
+                    f"{self.recipe.path}: {CONNECTION}.databaseMode: no SQLite file at "
+                    f"{str(path)!r}: give the path of an existing database file"
+                )
             url = f"sqlite+pysqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true"
         # OpenMetadata's rule for single-database engines: `database`, else "default".
         yield self.connection.database or "default", sqlalchemy.create_engine(url, connect_args=args)

@@ -1,0 +1,505 @@
+"""A stand-in OpenMetadata server on 127.0.0.1, for tests and benchmarks.
+
+It speaks the part of the REST API that ingestion uses (API.md): entities keyed by
+FQN, create-or-update PUT, bulk PUT, paged lists, soft delete and restore, Bearer
+auth, and it validates every request body against the official JSON Schemas in
+`../shared/openmetadata/schema`, answering 400 like the server does.
+
+Run it alone: `python tests/standin.py --port 8585 [--token T] [--version 1.13.0]`.
+Tests start it in a thread (`StandIn().start()`), and can inject faults.
+"""
+
+import argparse
+import base64
+import copy
+import functools
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("OM_DAGSTER_SHARED", ROOT.parent / "shared"))
+SCHEMA_DIR = SHARED / "openmetadata" / "schema"
+SCHEMA_BASE = "https://open-metadata.org/schema/"
+
+
+def load_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
+    """Every schema file under its canonical URI, so relative `$ref`s resolve offline."""
+    resources = []
+    for path in schema_dir.rglob("*.json"):
+        contents = json.loads(path.read_text())
+        uri = SCHEMA_BASE + path.relative_to(schema_dir).as_posix()
+        if not str(contents.get("$id", "")).startswith(SCHEMA_BASE):
+            contents = dict(contents, **{"$id": uri})  # two files carry an odd $id (README)
+        resources.append((uri, Resource.from_contents(contents, default_specification=DRAFT7)))
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def default_schemas() -> "Schemas":
+    """The official schemas, loaded once per process."""
+    return Schemas(SCHEMA_DIR)
+
+
+class Schemas:
+    """Validators of request bodies, built once per schema."""
+
+    def __init__(self, schema_dir: Path = SCHEMA_DIR) -> None:
+        self.registry = load_registry(schema_dir)
+        self._validators: dict[str, Draft7Validator] = {}
+
+    def validator(self, ref: str) -> Draft7Validator:
+        if ref not in self._validators:
+            self._validators[ref] = Draft7Validator({"$ref": SCHEMA_BASE + ref}, registry=self.registry)
+        return self._validators[ref]
+
+    def errors(self, ref: str, body: Any) -> list[str]:
+        """Readable problems (empty when the body is valid)."""
+        found = []
+        for err in self.validator(ref).iter_errors(body):
+            where = "/".join(str(p) for p in err.absolute_path) or "(body)"
+            found.append(f"{where}: {err.message[:300]}")
+        return found
+
+
+@dataclass
+class Collection:
+    """A kind of entity: its path, create schema, entity type and parent field."""
+
+    path: str
+    create_schema: str
+    entity_type: str
+    parent_field: str | None  # field of the Create request naming the parent FQN
+    parent_collection: str | None
+
+
+COLLECTIONS = {
+    c.path: c
+    for c in (
+        Collection(
+            "services/databaseServices",
+            "api/services/createDatabaseService.json",
+            "databaseService",
+            None,
+            None,
+        ),
+        Collection(
+            "databases", "api/data/createDatabase.json", "database", "service", "services/databaseServices"
+        ),
+        Collection(
+            "databaseSchemas", "api/data/createDatabaseSchema.json", "databaseSchema", "database", "databases"
+        ),
+        Collection("tables", "api/data/createTable.json", "table", "databaseSchema", "databaseSchemas"),
+    )
+}
+LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def quote_part(name: str) -> str:
+    return f'"{name}"' if "." in name and not name.startswith('"') else name
+
+
+@dataclass
+class State:
+    """Entities by collection and FQN, plus what tests look at."""
+
+    entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    by_id: dict[str, tuple[str, str]] = field(default_factory=dict)
+    requests: Counter = field(default_factory=Counter)
+    total_requests: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class StandIn:
+    """The server: `start()` in a thread, or `serve_forever()` in a process."""
+
+    def __init__(
+        self, port: int = 0, token: str | None = None, version: str = "1.13.0", validate: bool = True
+    ) -> None:
+        self.token = token
+        self.version = version
+        self.schemas = default_schemas() if validate else None
+        self.state = State()
+        # Fault injection: the next N matching requests get a 503 / a dropped connection.
+        self.fail_next: dict[str, int] = {}
+        self.drop_next: dict[str, int] = {}
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd.daemon_threads = True
+        self.thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> "StandIn":
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # --- what tests read ---------------------------------------------------------------
+
+    def all(self, collection: str, include_deleted: bool = True) -> dict[str, dict[str, Any]]:
+        with self.state.lock:
+            items = self.state.entities.get(collection, {})
+            return {k: v for k, v in items.items() if include_deleted or not v.get("deleted")}
+
+    def get(self, collection: str, fqn: str) -> dict[str, Any] | None:
+        return self.all(collection).get(fqn)
+
+    def count(self, method: str, prefix: str = "") -> int:
+        return sum(n for (m, p), n in self.state.requests.items() if m == method and p.startswith(prefix))
+
+    def inject(self, kind: str, method: str, path_prefix: str, times: int) -> None:
+        """`kind` 'fail' answers 503, 'drop' closes the connection without an answer."""
+        target = self.fail_next if kind == "fail" else self.drop_next
+        target[f"{method} {path_prefix}"] = times
+
+    # --- the API ------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def _dispatch(self, method: str) -> None:
+                url = urlsplit(self.path)
+                path = url.path
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                with server.state.lock:
+                    server.state.total_requests += 1
+                    server.state.requests[(method, _template(path))] += 1
+                if server._take(server.drop_next, method, path):
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if server._take(server.fail_next, method, path):
+                    return self._send(503, {"code": 503, "message": "Service Unavailable (injected)"})
+                try:
+                    if (
+                        server.token
+                        and not path.startswith("/api/v1/system/version")
+                        and self.headers.get("Authorization") != f"Bearer {server.token}"
+                    ):
+                        raise ApiError(401, "Not Authorized! Token is invalid or missing")
+                    body = json.loads(raw) if raw else None
+                    status, payload = server.route(method, path, query, body)
+                except ApiError as err:
+                    status, payload = err.code, {"code": err.code, "message": err.message}
+                except json.JSONDecodeError as err:
+                    status, payload = 400, {"code": 400, "message": f"Unable to process JSON: {err}"}
+                self._send(status, payload)
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = b"" if payload is None else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._dispatch("GET")
+
+            def do_PUT(self) -> None:
+                self._dispatch("PUT")
+
+            def do_POST(self) -> None:
+                self._dispatch("POST")
+
+            def do_DELETE(self) -> None:
+                self._dispatch("DELETE")
+
+            def do_PATCH(self) -> None:
+                self._dispatch("PATCH")
+
+        return Handler
+
+    def _take(self, table: dict[str, int], method: str, path: str) -> bool:
+        with self.state.lock:
+            for key, left in table.items():
+                m, prefix = key.split(" ", 1)
+                if left > 0 and m == method and path.startswith(prefix):
+                    table[key] = left - 1
+                    return True
+        return False
+
+    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if not path.startswith("/api/v1/"):
+            raise ApiError(404, f"HTTP 404 Not Found: {path}")
+        rest = path[len("/api/v1/") :]
+        if rest == "system/version" and method == "GET":
+            return 200, {"version": self.version, "revision": "standin", "timestamp": int(time.time() * 1000)}
+        if rest == "__standin/stats" and method == "GET":  # not OpenMetadata's: for benchmarks
+            with self.state.lock:
+                return 200, {
+                    "total_requests": self.state.total_requests,
+                    "requests": {f"{m} {p}": n for (m, p), n in self.state.requests.items()},
+                    "entities": {c: len(e) for c, e in self.state.entities.items()},
+                }
+        collection, tail = _split_collection(rest)
+        if collection is None:
+            raise ApiError(404, f"HTTP 404 Not Found: {path}")
+        if method == "PUT" and tail == "":
+            return self.put(collection, body)
+        if method == "PUT" and tail == "bulk":
+            return self.bulk(collection, body)
+        if method == "PUT" and tail == "restore":
+            return self.restore(collection, body)
+        if method == "GET" and tail == "":
+            return 200, self.list(collection, query)
+        if method == "GET" and tail.startswith("name/"):
+            return 200, self.by_name(collection, unquote(tail[len("name/") :]), query)
+        if method == "DELETE" and tail and "/" not in tail:
+            return 200, self.delete(collection, tail, query)
+        if method == "GET" and tail and "/" not in tail:
+            return 200, self.by_id(collection, tail)
+        raise ApiError(405, f"HTTP 405 Method Not Allowed: {method} {path}")
+
+    # --- entities -----------------------------------------------------------------------
+
+    def _validate(self, collection: Collection, body: Any) -> None:
+        if self.schemas is None:
+            return
+        errors = self.schemas.errors(collection.create_schema, body)
+        if errors:
+            raise ApiError(400, f"[{collection.create_schema}] " + "; ".join(errors[:5]))
+
+    def _upsert(self, collection: Collection, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self._validate(collection, body)
+        name = body["name"]
+        parent_ref = None
+        if collection.parent_field:
+            parent_fqn = body[collection.parent_field]
+            parent = self.state.entities.get(collection.parent_collection, {}).get(parent_fqn)
+            if parent is None or parent.get("deleted"):
+                raise ApiError(
+                    404,
+                    f"{COLLECTIONS[collection.parent_collection].entity_type} instance for "
+                    f"{parent_fqn} not found",
+                )
+            fqn = f"{parent['fullyQualifiedName']}.{quote_part(name)}"
+            parent_ref = parent
+        else:
+            fqn = quote_part(name)
+        items = self.state.entities.setdefault(collection.path, {})
+        existing = items.get(fqn)
+        now = int(time.time() * 1000)
+        if existing is not None:
+            if existing["_request"] == body and not existing.get("deleted"):
+                return 200, existing
+            entity = self._entity(collection, body, fqn, parent_ref, existing["id"])
+            entity["version"] = round(existing["version"] + 0.1, 1)
+            entity["updatedAt"] = now
+            items[fqn] = entity
+            return 200, entity
+        entity = self._entity(collection, body, fqn, parent_ref, str(uuid.uuid4()))
+        entity["updatedAt"] = now
+        items[fqn] = entity
+        self.state.by_id[entity["id"]] = (collection.path, fqn)
+        return 201, entity
+
+    def _entity(
+        self,
+        collection: Collection,
+        body: dict[str, Any],
+        fqn: str,
+        parent: dict[str, Any] | None,
+        entity_id: str,
+    ) -> dict[str, Any]:
+        entity = copy.deepcopy(
+            {k: v for k, v in body.items() if k not in ("owners", "tags", "domains", "dataProducts")}
+        )
+        entity.update(
+            id=entity_id,
+            fullyQualifiedName=fqn,
+            version=0.1,
+            updatedBy="admin",
+            deleted=False,
+            href=f"http://127.0.0.1:{self.port}/api/v1/{collection.path}/{entity_id}",
+            _request=body,
+        )
+        if parent is not None:
+            ref = _ref(parent, COLLECTIONS[collection.parent_collection].entity_type)
+            entity[collection.parent_field] = ref
+            for up in ("service", "database"):
+                if up in parent and up != collection.parent_field:
+                    entity[up] = parent[up]
+            entity["serviceType"] = parent.get("serviceType")
+        if collection.entity_type == "table":
+            for column in entity.get("columns", []):
+                column["fullyQualifiedName"] = f"{fqn}.{quote_part(column['name'])}"
+        return entity
+
+    def put(self, path: str, body: Any) -> tuple[int, Any]:
+        collection = COLLECTIONS[path]
+        with self.state.lock:
+            status, entity = self._upsert(collection, body)
+        return status, _public(entity)
+
+    def bulk(self, path: str, body: Any) -> tuple[int, Any]:
+        collection = COLLECTIONS[path]
+        if not isinstance(body, list):
+            raise ApiError(400, "bulk request body must be a JSON array")
+        ok, failed = [], []
+        with self.state.lock:
+            for request in body:
+                try:
+                    status, _ = self._upsert(collection, request)
+                    ok.append({"request": request, "status": status})
+                except ApiError as err:
+                    failed.append({"request": request, "message": err.message, "status": err.code})
+        return 200, {
+            "status": "success" if not failed else ("partialSuccess" if ok else "failure"),
+            "numberOfRowsProcessed": len(body),
+            "numberOfRowsPassed": len(ok),
+            "numberOfRowsFailed": len(failed),
+            "successRequest": ok,
+            "failedRequest": failed,
+        }
+
+    def by_name(self, path: str, fqn: str, query: dict[str, str]) -> dict[str, Any]:
+        with self.state.lock:
+            entity = self.state.entities.get(path, {}).get(fqn)
+        if entity is None or not _included(entity, query.get("include", "non-deleted")):
+            raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {fqn} not found")
+        return _public(entity)
+
+    def by_id(self, path: str, entity_id: str) -> dict[str, Any]:
+        with self.state.lock:
+            where = self.state.by_id.get(entity_id)
+            entity = self.state.entities[where[0]][where[1]] if where and where[0] == path else None
+        if entity is None:
+            raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {entity_id} not found")
+        return _public(entity)
+
+    def list(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        limit = int(query.get("limit", 10))
+        if not 0 < limit <= 1_000_000:
+            raise ApiError(400, "[query param limit must be greater than or equal to 0]")
+        include = query.get("include", "non-deleted")
+        filters = {LIST_FILTERS[k]: v for k, v in query.items() if k in LIST_FILTERS}
+        with self.state.lock:
+            items = [
+                e
+                for fqn, e in sorted(self.state.entities.get(path, {}).items())
+                if _included(e, include)
+                and all((e.get(f) or {}).get("fullyQualifiedName") == v for f, v in filters.items())
+            ]
+        start = 0
+        if query.get("after"):
+            after = base64.b64decode(query["after"]).decode()
+            start = next((i + 1 for i, e in enumerate(items) if e["fullyQualifiedName"] == after), len(items))
+        page = items[start : start + limit]
+        paging: dict[str, Any] = {"total": len(items)}
+        if start + limit < len(items):
+            paging["after"] = base64.b64encode(page[-1]["fullyQualifiedName"].encode()).decode()
+        return {"data": [_public(e) for e in page], "paging": paging}
+
+    def delete(self, path: str, entity_id: str, query: dict[str, str]) -> dict[str, Any]:
+        with self.state.lock:
+            where = self.state.by_id.get(entity_id)
+            if not where or where[0] != path:
+                raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {entity_id} not found")
+            entity = self.state.entities[path][where[1]]
+            if query.get("hardDelete") == "true":
+                del self.state.entities[path][where[1]]
+                del self.state.by_id[entity_id]
+            else:
+                entity["deleted"] = True
+                entity["version"] = round(entity["version"] + 0.1, 1)
+        return _public(entity)
+
+    def restore(self, path: str, body: Any) -> tuple[int, Any]:
+        entity_id = (body or {}).get("id")
+        with self.state.lock:
+            where = self.state.by_id.get(entity_id)
+            if not where or where[0] != path:
+                raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {entity_id} not found")
+            entity = self.state.entities[path][where[1]]
+            entity["deleted"] = False
+            entity["version"] = round(entity["version"] + 0.1, 1)
+        return 200, _public(entity)
+
+
+def _split_collection(rest: str) -> tuple[str | None, str]:
+    for path in sorted(COLLECTIONS, key=len, reverse=True):
+        if rest == path or rest.startswith(path + "/"):
+            return path, rest[len(path) + 1 :]
+    return None, ""
+
+
+def _template(path: str) -> str:
+    """Group request counts by endpoint: ids and names folded away."""
+    path = re.sub(r"/name/.*$", "/name/{fqn}", path)
+    return re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27}", "/{id}", path)
+
+
+def _ref(entity: dict[str, Any], entity_type: str) -> dict[str, Any]:
+    return {
+        "id": entity["id"],
+        "type": entity_type,
+        "name": entity["name"],
+        "fullyQualifiedName": entity["fullyQualifiedName"],
+        "deleted": entity.get("deleted", False),
+    }
+
+
+def _included(entity: dict[str, Any], include: str) -> bool:
+    deleted = bool(entity.get("deleted"))
+    return include == "all" or (include == "deleted") == deleted
+
+
+def _public(entity: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entity.items() if not k.startswith("_")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8585)
+    parser.add_argument("--token", default=os.environ.get("STANDIN_TOKEN"))
+    parser.add_argument("--version", default="1.13.0")
+    parser.add_argument("--no-validate", action="store_true")
+    args = parser.parse_args()
+    server = StandIn(args.port, args.token, args.version, validate=not args.no_validate)
+    print(f"stand-in OpenMetadata server on {server.url}", flush=True)
+    server.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

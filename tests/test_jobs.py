@@ -1,0 +1,250 @@
+"""Recipes as Dagster jobs: in process, through the CLI, broken ones, secrets, plugins."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from om_dagster import registry
+from om_dagster.definitions import build_definitions
+from om_dagster.ops import asset_key
+from om_dagster.recipe import RecipeError
+from tests.conftest import make_sqlite, recipe_dict, write_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+DDL = """
+CREATE TABLE a (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL);
+CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));
+CREATE TABLE c (x TEXT);
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    make_sqlite(tmp_path / "data" / "cat.db", DDL)
+    return tmp_path / "workflows"
+
+
+def upstream(job) -> dict[str, list[str]]:
+    """Each op and the ops it reads from."""
+    deps = job.graph.dependency_structure
+    return {
+        node.name: [
+            out.node.name
+            for outs in deps.input_to_upstream_outputs_for_node(node.name).values()
+            for out in outs
+        ]
+        for node in job.graph.nodes
+    }
+
+
+def run(defs, name, **kw):
+    return defs.get_job_def(name).execute_in_process(raise_on_error=False, **kw)
+
+
+def step_failure(result) -> str:
+    [event] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return event.step_failure_data.user_failure_data.description
+
+
+def materialization(result):
+    [event] = [e for e in result.all_events if e.event_type == DagsterEventType.ASSET_MATERIALIZATION]
+    return event.step_materialization_data.materialization
+
+
+def test_a_recipe_job_ingests_and_materializes_its_service(tmp_path, folder, standin):
+    write_recipe(
+        folder / "shop-catalog.yaml",
+        recipe_dict(tmp_path / "data" / "cat.db", service="shop", server_url=standin.url),
+    )
+    defs = build_definitions(folder)
+    job = defs.get_job_def("shop_catalog")
+    assert upstream(job) == {"source": [], "sink": ["source"]}
+    assert job.tags["om/service"] == "shop" and job.tags["om/recipe"] == "shop-catalog.yaml"
+    result = run(defs, "shop_catalog")
+    assert result.success
+    assert set(standin.all("tables")) == {"shop.main.main.a", "shop.main.main.b", "shop.main.main.c"}
+    mat = materialization(result)
+    assert mat.asset_key == asset_key("shop")
+    assert mat.metadata["state"].value == "success"
+    assert mat.metadata["source:sqlite records"].value == 6
+    assert mat.metadata["sink:metadata-rest records"].value == 6
+
+
+def test_failures_beyond_the_threshold_fail_the_run(tmp_path, folder, standin):
+    db = make_sqlite(
+        tmp_path / "data" / "bad.db",
+        'CREATE TABLE "x::1" (a INT); CREATE TABLE "x::2" (a INT); CREATE TABLE ok (a INT);',
+    )
+    write_recipe(folder / "r.yaml", recipe_dict(db, server_url=standin.url, successThreshold=90))
+    result = run(build_definitions(folder), "r")
+    assert not result.success
+    message = step_failure(result)
+    assert message.startswith(f"{folder / 'r.yaml'}: step sink:metadata-rest has 2 failures")
+    assert "successThreshold 90%" in message
+
+
+def test_without_raise_on_error_the_run_succeeds_and_reports_failed(tmp_path, folder, standin):
+    db = make_sqlite(tmp_path / "data" / "bad.db", 'CREATE TABLE "x::1" (a INT); CREATE TABLE ok (a INT);')
+    write_recipe(folder / "r.yaml", recipe_dict(db, server_url=standin.url, raiseOnError=False))
+    result = run(build_definitions(folder), "r")
+    assert result.success
+    assert materialization(result).metadata["state"].value == "failed"
+    assert materialization(result).metadata["sink:metadata-rest failures"].value == 1
+
+
+def test_a_broken_recipe_does_not_stop_the_good_one(tmp_path, folder):
+    good = recipe_dict(
+        tmp_path / "data" / "cat.db",
+        sink={"type": "file", "config": {"filename": str(tmp_path / "out.jsonl")}},
+    )
+    write_recipe(folder / "good.yaml", good)
+    broken = recipe_dict(tmp_path / "data" / "cat.db")
+    broken["source"]["sourceConfig"]["config"]["tableFilterPattern"] = {"include": ["a"]}
+    write_recipe(folder / "broken.yaml", broken)
+    defs = build_definitions(folder)
+    assert run(defs, "good").success
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 6
+    expected = (
+        f"{folder / 'broken.yaml'}: source.sourceConfig.config.tableFilterPattern.include: "
+        "is not a field of this section"
+    )
+    assert expected in defs.get_job_def("broken").description
+    result = run(defs, "broken")
+    assert not result.success and step_failure(result).startswith(expected)
+
+
+def test_strict_mode_stops_loading_at_the_broken_recipe(tmp_path, folder):
+    write_recipe(folder / "broken.yaml", {"source": {"type": "sqlite"}})
+    with pytest.raises(RecipeError, match=r"broken.yaml: source.sourceConfig: required field is missing"):
+        build_definitions(folder, strict=True)
+
+
+def test_secrets_stay_out_of_run_config_and_event_logs(tmp_path, folder, standin, monkeypatch):
+    secret = "eyJ-very-secret-token"
+    standin.token = secret
+    monkeypatch.setenv("OM_TEST_JWT", secret)
+    write_recipe(
+        folder / "r.yaml",
+        recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url, token="${OM_TEST_JWT}"),
+    )
+    instance = DagsterInstance.ephemeral()
+    result = run(build_definitions(folder), "r", instance=instance)
+    assert result.success and len(standin.all("tables")) == 3
+    run_record = instance.get_run_by_id(result.run_id)
+    assert secret not in repr(run_record.run_config) and secret not in repr(run_record.tags)
+    logs = instance.all_logs(result.run_id)
+    assert logs and not any(secret in repr(entry) for entry in logs)
+
+
+def test_a_wrong_token_fails_the_run_with_one_line(tmp_path, folder, standin):
+    standin.token = "right"
+    write_recipe(
+        folder / "r.yaml",
+        recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url, token="wrong-token"),
+    )
+    result = run(build_definitions(folder), "r")
+    message = step_failure(result)
+    assert "refused the token (401)" in message and "wrong-token" not in message
+
+
+def dagster_cli(*args, env_extra: dict, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **env_extra)
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([DAGSTER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_path, folder, standin):
+    write_recipe(
+        folder / "cli_recipe.yaml", recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url)
+    )
+    env = {"OM_DAGSTER_WORKFLOWS_DIR": str(folder)}
+    first = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "cli_recipe", env_extra=env)
+    assert "RUN_SUCCESS" in first.stderr + first.stdout, first.stderr[-3000:]
+    tables = {k: (v["id"], v["version"]) for k, v in standin.all("tables").items()}
+    assert set(tables) == {"svc.main.main.a", "svc.main.main.b", "svc.main.main.c"}
+    second = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "cli_recipe", env_extra=env)
+    assert "RUN_SUCCESS" in second.stderr + second.stdout, second.stderr[-3000:]
+    assert {k: (v["id"], v["version"]) for k, v in standin.all("tables").items()} == tables
+    assert "unchanged" in second.stderr and "Workflow result: success" in second.stderr
+
+
+def test_the_embedded_default_job_runs_green_with_no_server(tmp_path):
+    out = Path("/tmp/om_dagster/sample_sqlite.jsonl")
+    out.unlink(missing_ok=True)
+    done = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "sample_sqlite", env_extra={})
+    assert "RUN_SUCCESS" in done.stderr, done.stderr[-3000:]
+    names = [line.split('"name": "')[1].split('"')[0] for line in out.read_text().splitlines()]
+    assert names[:3] == ["sample_sqlite", "main", "main"] and "customer_totals" in names
+
+
+PLUGIN = """
+from om_dagster.steps import BulkSink, Processor, Record, Stage
+
+
+class Upper(Processor):
+    type_name = "upper-names"
+
+    def process(self, record):
+        return Record(record.kind, dict(record.body, displayName=record.body["name"].upper()))
+
+
+class CountStage(Stage):
+    type_name = "count-columns"
+
+    def stage(self, records):
+        for record in records:
+            if record.kind == "table":
+                self.status.scanned()
+                body = {"name": record.body["displayName"], "n": len(record.body["columns"])}
+                yield Record("columnCount", body)
+
+
+class Collect(BulkSink):
+    type_name = "collect"
+
+    def run(self, records):
+        with open(self.config["filename"], "w") as out:
+            for record in records:
+                out.write(f"{record.body['name']}={record.body['n']}\\n")
+                self.status.scanned()
+"""
+
+
+def test_third_party_steps_plug_in_through_entry_points(tmp_path, folder, monkeypatch):
+    site = tmp_path / "site"
+    (site / "om_plugin_demo.py").parent.mkdir(parents=True)
+    (site / "om_plugin_demo.py").write_text(textwrap.dedent(PLUGIN))
+    dist = site / "om_plugin_demo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: om-plugin-demo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[om_dagster.connectors]\nupper = om_plugin_demo:Upper\ncount = om_plugin_demo:CountStage\n"
+        "collect = om_plugin_demo:Collect\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    registry._plugins.cache_clear()
+    try:
+        data = recipe_dict(tmp_path / "data" / "cat.db")
+        del data["sink"]
+        data["processor"] = {"type": "upper-names"}
+        data["stage"] = {"type": "count-columns"}
+        data["bulkSink"] = {"type": "collect", "config": {"filename": str(tmp_path / "counts.txt")}}
+        write_recipe(folder / "usage.yaml", data)
+        defs = build_definitions(folder)
+        assert upstream(defs.get_job_def("usage")) == {
+            "source": [],
+            "processor": ["source"],
+            "stage": ["processor"],
+            "bulk_sink": ["stage"],
+        }
+        result = run(defs, "usage")
+        assert result.success
+        assert (tmp_path / "counts.txt").read_text().splitlines() == ["A=2", "B=2", "C=1"]
+    finally:
+        registry._plugins.cache_clear()
