@@ -12,6 +12,7 @@ Tests start it in a thread (`StandIn().start()`), and can inject faults.
 import argparse
 import base64
 import copy
+import fnmatch
 import functools
 import json
 import os
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import jsonpatch
+import jsonpointer
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -103,6 +106,13 @@ COLLECTIONS = {
             "databaseSchemas", "api/data/createDatabaseSchema.json", "databaseSchema", "database", "databases"
         ),
         Collection("tables", "api/data/createTable.json", "table", "databaseSchema", "databaseSchemas"),
+        Collection(
+            "storedProcedures",
+            "api/data/createStoredProcedure.json",
+            "storedProcedure",
+            "databaseSchema",
+            "databaseSchemas",
+        ),
     )
 }
 LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
@@ -272,6 +282,10 @@ class StandIn:
                     "requests": {f"{m} {p}": n for (m, p), n in self.state.requests.items()},
                     "entities": {c: len(e) for c, e in self.state.entities.items()},
                 }
+        if rest.startswith("services/testConnectionDefinitions/name/") and method == "GET":
+            return 200, self.test_connection_definition(unquote(rest.rsplit("/", 1)[1]))
+        if rest == "search/fieldQuery" and method == "GET":
+            return 200, self.field_query(query)
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
@@ -289,6 +303,8 @@ class StandIn:
             return 200, self.delete(collection, tail, query)
         if method == "GET" and tail and "/" not in tail:
             return 200, self.by_id(collection, tail)
+        if method == "PATCH" and tail and "/" not in tail:
+            return 200, self.patch(collection, tail, body)
         raise ApiError(405, f"HTTP 405 Method Not Allowed: {method} {path}")
 
     # --- entities -----------------------------------------------------------------------
@@ -444,6 +460,67 @@ class StandIn:
                 entity["deleted"] = True
                 entity["version"] = round(entity["version"] + 0.1, 1)
         return _public(entity)
+
+    def patch(self, path: str, entity_id: str, body: Any) -> dict[str, Any]:
+        """RFC 6902 JSON Patch on an entity, as the official client sends for changes."""
+        if not isinstance(body, list):
+            raise ApiError(400, "a JSON Patch document must be an array of operations")
+        with self.state.lock:
+            where = self.state.by_id.get(entity_id)
+            if not where or where[0] != path:
+                raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {entity_id} not found")
+            entity = self.state.entities[path][where[1]]
+            try:
+                patched = jsonpatch.apply_patch(_public(entity), body)
+            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as err:
+                raise ApiError(400, f"invalid JSON Patch: {err}") from None
+            if patched != _public(entity):
+                patched["version"] = round(entity["version"] + 0.1, 1)
+            patched["_request"] = entity["_request"]
+            self.state.entities[path][where[1]] = patched
+        return _public(patched)
+
+    def test_connection_definition(self, fqn: str) -> dict[str, Any]:
+        """The steps the official client runs before ingesting (its generic database test)."""
+        if not fqn.endswith(".testConnectionDefinition"):
+            raise ApiError(404, f"testConnectionDefinition instance for {fqn} not found")
+        steps = [
+            {"name": name, "description": name, "errorMessage": f"{name} failed", "mandatory": True}
+            for name in ("CheckAccess", "GetSchemas", "GetTables", "GetViews")
+        ]
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, fqn)),
+            "name": fqn,
+            "fullyQualifiedName": fqn,
+            "steps": steps,
+            "version": 0.1,
+            "deleted": False,
+        }
+
+    def field_query(self, query: dict[str, str]) -> dict[str, Any]:
+        """`/search/fieldQuery` over tables (the official client resolves foreign keys with it)."""
+        index = query.get("index", "")
+        collection = {"table_search_index": "tables"}.get(index)
+        if collection is None:
+            raise ApiError(400, f"index {index!r} is not served by the stand-in")
+        pattern = re.compile(fnmatch.translate(query.get("fieldValue", "")))
+        field = query.get("fieldName", "fullyQualifiedName")
+        with self.state.lock:
+            hits = [
+                e
+                for e in self.state.entities.get(collection, {}).values()
+                if not e.get("deleted") and pattern.match(str(e.get(field, "")))
+            ]
+        size = int(query.get("size", 10))
+        return {
+            "hits": {
+                "total": {"value": len(hits), "relation": "eq"},
+                "hits": [
+                    {"_index": index, "_id": e["id"], "_score": 1.0, "_source": _public(e)}
+                    for e in hits[:size]
+                ],
+            }
+        }
 
     def restore(self, path: str, body: Any) -> tuple[int, Any]:
         entity_id = (body or {}).get("id")

@@ -54,6 +54,7 @@ def test_creates_the_whole_hierarchy(tmp_path, db, standin):
             "constraintType": "FOREIGN_KEY",
             "columns": ["customer_id"],
             "referredColumns": ["svc.main.main.customers.id"],
+            "relationshipType": "MANY_TO_ONE",
         }
     ]
     assert standin.get("tables", "svc.main.main.big_orders")["tableType"] == "View"

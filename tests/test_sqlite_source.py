@@ -110,14 +110,39 @@ def test_constraints_single_and_composite(tmp_path, catalog):
     assert parent_cols["code"]["constraint"] == "UNIQUE"
     child = found["child"]
     child_cols = {c["name"]: c for c in child["columns"]}
-    assert child_cols["a"]["constraint"] == "NOT_NULL" and child_cols["note"]["constraint"] == "NULL"
+    # columns of a composite key carry no column constraint: the key is a table constraint (as OpenMetadata)
+    assert "constraint" not in child_cols["a"] and child_cols["note"]["constraint"] == "NULL"
     assert {"constraintType": "PRIMARY_KEY", "columns": ["a", "b"]} in child["tableConstraints"]
     assert {"constraintType": "UNIQUE", "columns": ["a", "note"]} in child["tableConstraints"]
     assert {
         "constraintType": "FOREIGN_KEY",
         "columns": ["parent_id"],
         "referredColumns": ["svc.main.main.parent.id"],
+        "relationshipType": "MANY_TO_ONE",
     } in child["tableConstraints"]
+
+
+def test_foreign_key_relationships_read_uniqueness_on_both_sides(tmp_path):
+    db = make_sqlite(
+        tmp_path / "fk.db",
+        """
+        CREATE TABLE person (id INTEGER PRIMARY KEY, tag TEXT);
+        CREATE TABLE passport (person_id INTEGER PRIMARY KEY REFERENCES person (id));
+        CREATE TABLE tagged (tag TEXT REFERENCES person (tag));
+        CREATE TABLE badge (code TEXT, tag TEXT, UNIQUE (code), FOREIGN KEY (code) REFERENCES person (tag));
+        """,
+    )
+    records, _ = run_source(tmp_path, db)
+    kinds = {
+        name: [c["relationshipType"] for c in t["tableConstraints"] if c["constraintType"] == "FOREIGN_KEY"]
+        for name, t in tables(records).items()
+    }
+    assert kinds == {
+        "person": [],
+        "passport": ["ONE_TO_ONE"],
+        "tagged": ["MANY_TO_MANY"],
+        "badge": ["ONE_TO_MANY"],
+    }
 
 
 def test_views_carry_type_and_definition(tmp_path, catalog):

@@ -23,6 +23,15 @@ def test_arrays_carry_their_item_type():
     assert (mapped.data_type, mapped.array_type, mapped.display) == ("ARRAY", "INT", "array<int>")
 
 
+class Hyperloglog(sa.UserDefinedType):
+    cache_ok = True
+
+
 def test_unknown_types_are_flagged_not_guessed():
-    mapped = column_type(sa.NullType())
+    mapped = column_type(Hyperloglog())
     assert (mapped.data_type, mapped.known) == ("UNKNOWN", False)
+
+
+def test_a_column_without_declared_type_is_null_as_openmetadata_has_it():
+    mapped = column_type(sa.NullType())
+    assert (mapped.data_type, mapped.display, mapped.known) == ("NULL", "NULL", True)

@@ -182,6 +182,7 @@ class DatabaseSource(Source):
             return
         yield Record(Kind.DATABASE_SCHEMA, {"name": schema, "database": fqn.build(self.service, database)})
 
+        self.unique_cache: dict[str, frozenset[str]] = {}  # per schema, for foreign keys' relationship
         names: list[tuple[str, bool]] = []
         keep: list[str] = []  # tables the source still has but does not emit this run
         listed = [(n, False) for n in inspector.get_table_names(schema)] if cfg.includeTables else []
@@ -249,6 +250,16 @@ class DatabaseSource(Source):
                 keep.append(name)
                 yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
 
+    def _unique_columns(self, inspector: Inspector, schema: str, table: str) -> frozenset[str]:
+        """Columns of a referred table that are unique on their own, read once per schema."""
+        if table not in self.unique_cache:
+            try:
+                info = self._reflect(inspector, schema, [table]).get(table, {})
+            except Exception:  # a referred table we cannot read: its keys are unknown
+                info = {}
+            self.unique_cache[table] = unique_columns(info)
+        return self.unique_cache[table]
+
     def _table(
         self, inspector: Inspector, database: str, schema: str, name: str, is_view: bool, info: dict[str, Any]
     ) -> dict[str, Any]:
@@ -256,22 +267,30 @@ class DatabaseSource(Source):
         pk = (info.get("pk") or {}).get("constrained_columns") or []
         uniques = [u["column_names"] for u in info.get("uniques") or []]
         single_unique = {cols[0] for cols in uniques if len(cols) == 1}
+        self.unique_cache[name] = own_unique = unique_columns(info)
         constraints: list[dict[str, Any]] = []
         if len(pk) > 1:
             constraints.append({"constraintType": "PRIMARY_KEY", "columns": pk})
         constraints += [{"constraintType": "UNIQUE", "columns": cols} for cols in uniques if len(cols) > 1]
         for fk in info.get("fks") or []:
             ref_schema = fk.get("referred_schema") or schema
-            constraints.append(
-                {
-                    "constraintType": "FOREIGN_KEY",
-                    "columns": fk["constrained_columns"],
-                    "referredColumns": [
-                        fqn.build(self.service, database, ref_schema, fk["referred_table"], col)
-                        for col in fk["referred_columns"]
-                    ],
-                }
+            ref_table = fk["referred_table"]
+            ref_unique = (
+                self._unique_columns(inspector, ref_schema, ref_table) if ref_schema == schema else None
             )
+            constraint = {
+                "constraintType": "FOREIGN_KEY",
+                "columns": fk["constrained_columns"],
+                "referredColumns": [
+                    fqn.build(self.service, database, ref_schema, ref_table, col)
+                    for col in fk["referred_columns"]
+                ],
+            }
+            if ref_unique is not None:
+                constraint["relationshipType"] = relationship(
+                    fk["constrained_columns"][0] in own_unique, fk["referred_columns"][0] in ref_unique
+                )
+            constraints.append(constraint)
 
         columns = []
         for position, col in enumerate(info["columns"], start=1):
@@ -291,8 +310,9 @@ class DatabaseSource(Source):
                 column["precision"], column["scale"] = mapped.precision, mapped.scale
             if mapped.array_type:
                 column["arrayDataType"] = mapped.array_type
-            if len(pk) == 1 and col["name"] in pk:
-                column["constraint"] = "PRIMARY_KEY"
+            if col["name"] in pk:
+                if len(pk) == 1:  # a composite key is a table constraint only, as OpenMetadata has it
+                    column["constraint"] = "PRIMARY_KEY"
             elif col["name"] in single_unique:
                 column["constraint"] = "UNIQUE"
             else:
@@ -316,6 +336,22 @@ class DatabaseSource(Source):
             if definition:
                 body["schemaDefinition"] = definition
         return body
+
+
+def unique_columns(info: dict[str, Any]) -> frozenset[str]:
+    """Columns unique on their own: a single-column primary key or unique constraint."""
+    pk = (info.get("pk") or {}).get("constrained_columns") or []
+    single = {u["column_names"][0] for u in info.get("uniques") or [] if len(u["column_names"]) == 1}
+    return frozenset(single | (set(pk) if len(pk) == 1 else set()))
+
+
+def relationship(unique_here: bool, unique_there: bool) -> str:
+    """OpenMetadata's reading of a foreign key: uniqueness of its first column on each side."""
+    if unique_here and unique_there:
+        return "ONE_TO_ONE"
+    if unique_here:
+        return "ONE_TO_MANY"
+    return "MANY_TO_ONE" if unique_there else "MANY_TO_MANY"
 
 
 def _first_line(err: BaseException) -> str:

@@ -70,6 +70,8 @@ TYPE_MAP: dict[str, str] = {
     "SET": "SET",
     "ARRAY": "ARRAY",
     "XML": "XML",
+    # no declared type (e.g. an expression column of a SQLite view): OpenMetadata says NULL
+    "NULLTYPE": "NULL",
 }
 
 LENGTH_TYPES = frozenset({"CHAR", "VARCHAR", "BINARY", "VARBINARY"})
