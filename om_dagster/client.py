@@ -6,7 +6,6 @@ so sending it twice is harmless; a POST is never retried. Errors are one line th
 names the call and the entity, never a header value.
 """
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +16,6 @@ from urllib3.util.retry import Retry
 
 from om_dagster.fqn import url_quote
 from om_dagster.recipe import OpenMetadataServerConfig
-
-log = logging.getLogger(__name__)
 
 SUPPORTED_MAJORS = ("1", "2")
 RETRY_STATUSES = (429, 502, 503, 504)

@@ -146,7 +146,7 @@ class OpenMetadataServerConfig(Model):
 
 
 class WorkflowConfig(Model):
-    unsupported = frozenset({"config"})
+    unsupported = frozenset({"config", "loggerLevel"})
 
     loggerLevel: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
     raiseOnError: bool = True
@@ -250,9 +250,6 @@ class Recipe:
     @property
     def server(self) -> OpenMetadataServerConfig:
         return self.workflow.workflowConfig.openMetadataServerConfig
-
-    def section(self, role: str) -> ComponentConfig | None:
-        return getattr(self.workflow, role)
 
     def error(self, field: str, message: str) -> RecipeError:
         return RecipeError(self.path, field, message)

@@ -23,12 +23,5 @@ def test_a_double_quote_inside_a_name_is_refused():
         fqn.build("svc", 'say "hi"')
 
 
-def test_split_keeps_quoted_parts_and_round_trips():
-    value = 'svc.db."my.schema".orders'
-    assert fqn.split(value) == ["svc", "db", '"my.schema"', "orders"]
-    assert [fqn.unquote(p) for p in fqn.split(value)] == ["svc", "db", "my.schema", "orders"]
-    assert fqn.build(*fqn.split(value)) == value
-
-
 def test_url_quote_encodes_everything_but_dots():
     assert fqn.url_quote('svc."a/b c".t') == "svc.%22a%2Fb%20c%22.t"

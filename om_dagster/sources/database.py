@@ -144,6 +144,9 @@ class DatabaseSource(Source):
     def table_type(self, inspector: Inspector, schema: str, name: str, is_view: bool) -> str:
         return "View" if is_view else "Regular"
 
+    def prefetch(self, inspector: Inspector, schema: str, names: list[str]) -> None:
+        """Read ahead what a dialect needs for a chunk of tables (default: nothing)."""
+
     def describe_connection_error(self, err: Exception) -> str:
         return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
 
@@ -234,6 +237,7 @@ class DatabaseSource(Source):
     ) -> Iterator[Result]:
         """Records for a chunk of tables; a table that fails is a Failure, added to `keep`."""
         try:
+            self.prefetch(inspector, schema, [n for n, _ in chunk])
             reflected = self._reflect(inspector, schema, [n for n, _ in chunk])
             pending = [(name, is_view, reflected.get(name)) for name, is_view in chunk]
         except Exception:  # isolate the table that breaks the chunk

@@ -1,0 +1,210 @@
+"""Benchmark: SQLite catalogs of N tables through `dagster job execute` into the stand-in server.
+
+    .venv/bin/python bench/ingest.py                      # N = 200, 2,000, 20,000
+    .venv/bin/python bench/ingest.py --sizes 2000 --peer /tmp/om-peer/bin/metadata
+
+Each catalog has 15 columns a table, a foreign key on every 10th table and a view
+every 25th. Every run gets a fresh stand-in server (validating bodies) in its own
+process. Printed per run: wall time (CLI start-up included), tables/s, requests the
+server received, and the peak RSS of the ingesting process. With `--peer` (the
+official `metadata` CLI of openmetadata-ingestion, see ../shared/peer/README.md) the
+same catalog goes through `metadata ingest` too, and the ratio is printed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+DAGSTER = Path(sys.executable).parent / "dagster"
+COLUMNS = 15
+
+
+def build_catalog(n: int) -> Path:
+    path = OUT / f"catalog_{n}.db"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    with sqlite3.connect(tmp) as conn:
+        for i in range(n):
+            if i % 25 == 24:
+                conn.execute(f"CREATE VIEW v_{i:05} AS SELECT id, c01, c02 FROM t_{i - 1:05} WHERE c01 > 0")
+                continue
+            cols = [
+                "id INTEGER PRIMARY KEY",
+                "c01 INTEGER NOT NULL",
+                "c02 VARCHAR(64)",
+                "c03 NUMERIC(12, 2)",
+                "c04 TEXT",
+                "c05 TIMESTAMP",
+                "c06 DATE",
+                "c07 BOOLEAN",
+                "c08 REAL",
+                "c09 BLOB",
+                "c10 CHAR(8)",
+                "c11 BIGINT",
+                "c12 DECIMAL(8, 3)",
+                "c13 JSON",
+            ]
+            if i % 10 == 9:
+                cols.append(f"c14 INTEGER REFERENCES t_{i - 1:05} (id)")
+            else:
+                cols.append("c14 INTEGER UNIQUE")
+            conn.execute(f"CREATE TABLE t_{i:05} ({', '.join(cols)})")
+    conn.close()
+    tmp.rename(path)
+    return path
+
+
+def recipe(db: Path, service: str, port: int) -> str:
+    return json.dumps(
+        {
+            "source": {
+                "type": "sqlite",
+                "serviceName": service,
+                "serviceConnection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
+                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+            },
+            "sink": {"type": "metadata-rest", "config": {}},
+            "workflowConfig": {
+                "loggerLevel": "WARN",
+                "openMetadataServerConfig": {
+                    "hostPort": f"http://127.0.0.1:{port}/api",
+                    "authProvider": "openmetadata",
+                    "securityConfig": {"jwtToken": "bench-token"},
+                },
+            },
+        },
+        indent=1,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A stand-in server process for one run."""
+
+    def __init__(self, version: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "standin.py"), "--port", str(self.port), "--version", version,
+             "--token", "bench-token"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.proc.stdout.readline()  # "stand-in OpenMetadata server on ..."
+
+    def stats(self) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/v1/__standin/stats", headers={"Authorization": "Bearer bench-token"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MiB (the process and the children it waited for), exit code."""
+    start = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def run_ours(db: Path, n: int) -> dict:
+    server = Server("1.13.0")
+    try:
+        folder = OUT / f"workflows_{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"bench_{n}.yaml").write_text(recipe(db, f"ours_{n}", server.port))
+        env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
+        env.pop("DAGSTER_HOME", None)
+        cmd = [str(DAGSTER), "job", "execute", "-m", "om_dagster", "-j", f"bench_{n}"]
+        seconds, rss, code = timed(cmd, env, OUT / f"ours_{n}.log")
+        return result("om-dagster", n, seconds, rss, code, server.stats(), OUT / f"ours_{n}.log")
+    finally:
+        server.stop()
+
+
+def run_peer(metadata: str, db: Path, n: int) -> dict:
+    server = Server("2.0.7")
+    try:
+        path = OUT / f"peer_{n}.yaml"
+        path.write_text(recipe(db, f"peer_{n}", server.port))
+        seconds, rss, code = timed([metadata, "ingest", "-c", str(path)], dict(os.environ), OUT / f"peer_{n}.log")
+        return result("metadata ingest", n, seconds, rss, code, server.stats(), OUT / f"peer_{n}.log")
+    finally:
+        server.stop()
+
+
+def result(who: str, n: int, seconds: float, rss: float, code: int, stats: dict, log: Path) -> dict:
+    tables = stats["entities"].get("tables", 0)
+    if code != 0 or tables != n:
+        print(f"  ! {who} N={n}: exit {code}, {tables} tables on the server (log: {log})", flush=True)
+    return {"who": who, "n": n, "seconds": seconds, "rss": rss, "requests": stats["total_requests"] - 1,
+            "tables": tables, "ok": code == 0 and tables == n}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+               if line.startswith("MemTotal"))
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} GiB, Python " \
+           f"{platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="200,2000,20000")
+    parser.add_argument("--peer", help="path of the official `metadata` CLI, in its own venv")
+    parser.add_argument("--peer-sizes", default="200,2000", help="the official client needs minutes per 1,000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    peer_sizes = {int(s) for s in args.peer_sizes.split(",")} if args.peer else set()
+
+    print(f"machine: {machine()}")
+    rows = []
+    for n in sizes:
+        db = build_catalog(n)
+        rows.append(run_ours(db, n))
+        if n in peer_sizes:
+            rows.append(run_peer(args.peer, db, n))
+
+    print(f"\n{'client':<16} {'tables':>7} {'seconds':>8} {'tables/s':>9} {'requests':>9} {'req/table':>9} "
+          f"{'peak RSS MiB':>12}  ok")
+    for r in rows:
+        print(f"{r['who']:<16} {r['n']:>7} {r['seconds']:>8.1f} {r['n'] / r['seconds']:>9.1f} {r['requests']:>9} "
+              f"{r['requests'] / r['n']:>9.2f} {r['rss']:>12.0f}  {'yes' if r['ok'] else 'NO'}")
+    ours = {r["n"]: r for r in rows if r["who"] == "om-dagster"}
+    for r in rows:
+        if r["who"] != "om-dagster":
+            print(f"speed-up at {r['n']} tables: {r['seconds'] / ours[r['n']]['seconds']:.1f}x "
+                  f"(metadata ingest {r['seconds']:.1f} s / om-dagster {ours[r['n']]['seconds']:.1f} s), "
+                  f"requests {r['requests'] / ours[r['n']]['requests']:.0f}x fewer")
+    if len(ours) > 1:
+        small, large = ours[min(ours)], ours[max(ours)]
+        print(f"peak RSS at {large['n']} tables / at {small['n']}: {large['rss'] / small['rss']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
