@@ -183,6 +183,11 @@ def main() -> None:
     peer_sizes = {int(s) for s in args.peer_sizes.split(",")} if args.peer else set()
 
     print(f"machine: {machine()}")
+    import dagster  # noqa: PLC0415 - only to find where it is installed
+
+    if not any((Path(dagster.__file__).parent / "__pycache__").glob("*.pyc")):
+        print("note: dagster has no bytecode here (installed with uv, or PYTHONDONTWRITEBYTECODE): every run "
+              "compiles it, ~2.5 s; `python -m compileall -q .venv/lib` first (pip install does it)")
     rows = []
     for n in sizes:
         db = build_catalog(n)

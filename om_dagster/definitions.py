@@ -8,8 +8,8 @@ from typing import Any
 from dagster import Definitions, EnvVar, JobDefinition
 
 from om_dagster.jobs import broken_job, recipe_job
-from om_dagster.recipe import RecipeError, load_recipe
-from om_dagster.resources import AwsCredentials, OpenMetadataResource
+from om_dagster.recipe import Recipe, RecipeError, load_recipe
+from om_dagster.resources import OpenMetadataResource
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +31,31 @@ def recipe_files(folder: Path) -> list[Path]:
     return sorted(p for p in files if not p.name.endswith((".dagster.yaml", ".dagster.yml")))
 
 
-def recipe_jobs(folder: Path, resources: dict[str, Any], strict: bool = False) -> list[JobDefinition]:
-    """A job per recipe. A broken recipe becomes a job that fails with its error,
-    unless `strict`, where loading stops on it.
-    """
-    jobs: dict[str, JobDefinition] = {}
+def load_recipes(folder: Path, strict: bool = False) -> list[tuple[Path, Recipe | RecipeError]]:
+    """Every recipe of the folder, or its error; with `strict` the first error raises."""
+    loaded: list[tuple[Path, Recipe | RecipeError]] = []
     for path in recipe_files(folder):
         try:
             recipe = load_recipe(path)
-            for warning in recipe.warnings:
-                log.warning(warning)
-            built = recipe_job(recipe, resources)
         except RecipeError as err:
             if strict:
                 raise
             log.error(str(err))
-            built = broken_job(path, err)
+            loaded.append((path, err))
+            continue
+        for warning in recipe.warnings:
+            log.warning(warning)
+        loaded.append((path, recipe))
+    return loaded
+
+
+def recipe_jobs(
+    loaded: list[tuple[Path, Recipe | RecipeError]], resources: dict[str, Any], strict: bool = False
+) -> list[JobDefinition]:
+    """A job per recipe; a broken recipe becomes a job that fails with its error."""
+    jobs: dict[str, JobDefinition] = {}
+    for path, recipe in loaded:
+        built = broken_job(path, recipe) if isinstance(recipe, RecipeError) else recipe_job(recipe, resources)
         if built.name in jobs:
             err = RecipeError(
                 path, "", f"job name {built.name!r} is taken by another recipe: rename the file"
@@ -60,9 +69,13 @@ def recipe_jobs(folder: Path, resources: dict[str, Any], strict: bool = False) -
 
 
 def build_definitions(folder: Path | None = None, strict: bool | None = None) -> Definitions:
+    """The code location. `strict` (default: `OM_DAGSTER_STRICT`) stops on a bad recipe."""
     strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false") if strict is None else strict
+    loaded = load_recipes(folder or workflows_dir(), strict)
     token = EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else None
-    resources = {"openmetadata": OpenMetadataResource(jwt_token=token), "aws": AwsCredentials()}
-    return Definitions(
-        jobs=recipe_jobs(folder or workflows_dir(), resources, strict=strict), resources=resources
-    )
+    resources: dict[str, Any] = {"openmetadata": OpenMetadataResource(jwt_token=token)}
+    if any(isinstance(recipe, Recipe) and recipe.uses_aws for _, recipe in loaded):
+        from om_dagster.aws import AwsCredentials  # dagster-aws is slow to import: only when used
+
+        resources["aws"] = AwsCredentials()
+    return Definitions(jobs=recipe_jobs(loaded, resources, strict), resources=resources)

@@ -22,7 +22,6 @@ from dagster import (
 
 from om_dagster.client import OpenMetadataError
 from om_dagster.recipe import Recipe, RecipeError
-from om_dagster.registry import resolve
 from om_dagster.resources import OpenMetadataResource, RecipeResource
 from om_dagster.spool import Spool
 from om_dagster.status import Status, judge, render_summary
@@ -56,7 +55,7 @@ def load(context: OpExecutionContext, recipe: RecipeResource, warn: bool = False
 def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) -> Step:
     section_name = ROLE_SECTION[role]
     section = getattr(loaded.workflow, section_name)
-    step_cls = resolve(section_name, section.type, loaded)
+    step_cls = loaded.steps[section_name]
     config = section.sourceConfig.config if section_name == "source" else (section.config or {})
     try:
         return step_cls.create(config, openmetadata.client(loaded), loaded)

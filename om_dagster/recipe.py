@@ -9,10 +9,13 @@ reads the file, so their values never reach run config, tags or metadata.
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from om_dagster.steps import Step
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
@@ -238,6 +241,11 @@ class Recipe:
         self.workflow = workflow
         self.sidecar = sidecar
         self.warnings = warnings
+        self.steps: dict[str, type[Step]] = {}  # by recipe section: source, processor, sink...
+
+    @property
+    def uses_aws(self) -> bool:
+        return any(step.uses_aws for step in self.steps.values())
 
     @property
     def job_name(self) -> str:
@@ -361,6 +369,6 @@ def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
     for role in ("source", "processor", "stage", "sink", "bulkSink"):
         section = getattr(workflow, role)
         if section is not None:
-            step_cls = resolve(role, section.type, recipe)
-            recipe.warnings.extend(step_cls.check(recipe))
+            recipe.steps[role] = resolve(role, section.type, recipe)
+            recipe.warnings.extend(recipe.steps[role].check(recipe))
     return recipe

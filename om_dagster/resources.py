@@ -1,10 +1,8 @@
-"""Dagster resources: the recipe a job runs, the OpenMetadata client, AWS credentials."""
+"""Dagster resources: the recipe a job runs, and the OpenMetadata client (AWS: `aws.py`)."""
 
 from pathlib import Path
-from typing import Any
 
 from dagster import ConfigurableResource
-from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field, SecretStr
 
 from om_dagster.client import ClientSettings, OpenMetadataClient
@@ -55,25 +53,3 @@ class OpenMetadataResource(ConfigurableResource):
             backoff_factor=self.backoff_factor,
         )
         return OpenMetadataClient(self.server_config(recipe), settings)
-
-
-class AwsCredentials(ResourceWithBoto3Configuration):
-    """Cloud credentials for AWS sources (dagster-aws's boto3 settings).
-
-    A recipe's `awsConfig` wins field by field; what it leaves out comes from here, and
-    what neither sets is left to boto3's default chain (environment, profile, role).
-    """
-
-    def merged(self, aws_config: dict[str, Any] | None) -> dict[str, Any]:
-        """A recipe `awsConfig` with the gaps filled from this resource."""
-        ours = {
-            "awsAccessKeyId": self.aws_access_key_id,
-            "awsSecretAccessKey": self.aws_secret_access_key,
-            "awsSessionToken": self.aws_session_token,
-            "awsRegion": self.region_name,
-            "endPointURL": self.endpoint_url,
-            "profileName": self.profile_name,
-        }
-        merged = {k: v for k, v in ours.items() if v is not None}
-        merged.update({k: v for k, v in (aws_config or {}).items() if v is not None})
-        return merged

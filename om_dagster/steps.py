@@ -70,6 +70,8 @@ class Step(ABC):
     type_name: ClassVar[str]
     #: source | processor | stage | sink | bulkSink
     role: ClassVar[str]
+    #: Whether the step needs the `aws` resource (AWS credentials from dagster-aws).
+    uses_aws: ClassVar[bool] = False
 
     def __init__(
         self, config: dict[str, Any], metadata: "OpenMetadataClient | None", recipe: "Recipe"

@@ -2,8 +2,9 @@
 
 from dagster import EnvVar
 
+from om_dagster.aws import AwsCredentials
 from om_dagster.recipe import load_recipe
-from om_dagster.resources import AwsCredentials, OpenMetadataResource
+from om_dagster.resources import OpenMetadataResource
 from tests.conftest import recipe_dict, write_recipe
 
 
