@@ -73,7 +73,9 @@ def recipe(db: Path, service: str, port: int) -> str:
             "source": {
                 "type": "sqlite",
                 "serviceName": service,
-                "serviceConnection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
+                "serviceConnection": {
+                    "config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}
+                },
                 "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
             },
             "sink": {"type": "metadata-rest", "config": {}},
@@ -102,8 +104,16 @@ class Server:
     def __init__(self, version: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "standin.py"), "--port", str(self.port), "--version", version,
-             "--token", "bench-token"],
+            [
+                sys.executable,
+                str(ROOT / "tests" / "standin.py"),
+                "--port",
+                str(self.port),
+                "--version",
+                version,
+                "--token",
+                "bench-token",
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -111,7 +121,8 @@ class Server:
 
     def stats(self) -> dict:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1/__standin/stats", headers={"Authorization": "Bearer bench-token"}
+            f"http://127.0.0.1:{self.port}/api/v1/__standin/stats",
+            headers={"Authorization": "Bearer bench-token"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
@@ -150,7 +161,9 @@ def run_peer(metadata: str, db: Path, n: int) -> dict:
     try:
         path = OUT / f"peer_{n}.yaml"
         path.write_text(recipe(db, f"peer_{n}", server.port))
-        seconds, rss, code = timed([metadata, "ingest", "-c", str(path)], dict(os.environ), OUT / f"peer_{n}.log")
+        seconds, rss, code = timed(
+            [metadata, "ingest", "-c", str(path)], dict(os.environ), OUT / f"peer_{n}.log"
+        )
         return result("metadata ingest", n, seconds, rss, code, server.stats(), OUT / f"peer_{n}.log")
     finally:
         server.stop()
@@ -160,34 +173,56 @@ def result(who: str, n: int, seconds: float, rss: float, code: int, stats: dict,
     tables = stats["entities"].get("tables", 0)
     if code != 0 or tables != n:
         print(f"  ! {who} N={n}: exit {code}, {tables} tables on the server (log: {log})", flush=True)
-    return {"who": who, "n": n, "seconds": seconds, "rss": rss, "requests": stats["total_requests"] - 1,
-            "tables": tables, "ok": code == 0 and tables == n}
+    return {
+        "who": who,
+        "n": n,
+        "seconds": seconds,
+        "rss": rss,
+        "requests": stats["total_requests"] - 1,
+        "tables": tables,
+        "ok": code == 0 and tables == n,
+    }
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next(int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-               if line.startswith("MemTotal"))
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} GiB, Python " \
-           f"{platform.python_version()}"
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        int(line.split()[1]) // 1024 // 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} GiB, Python "
+        f"{platform.python_version()}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,2000,20000")
     parser.add_argument("--peer", help="path of the official `metadata` CLI, in its own venv")
-    parser.add_argument("--peer-sizes", default="200,2000", help="the official client needs minutes per 1,000")
+    parser.add_argument(
+        "--peer-sizes", default="200,2000", help="the official client needs minutes per 1,000"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     peer_sizes = {int(s) for s in args.peer_sizes.split(",")} if args.peer else set()
 
     print(f"machine: {machine()}")
-    import dagster  # noqa: PLC0415 - only to find where it is installed
+    import dagster  # only to find where it is installed
 
     if not any((Path(dagster.__file__).parent / "__pycache__").glob("*.pyc")):
-        print("note: dagster has no bytecode here (installed with uv, or PYTHONDONTWRITEBYTECODE): every run "
-              "compiles it, ~2.5 s; `python -m compileall -q .venv/lib` first (pip install does it)")
+        print(
+            "note: dagster has no bytecode here (installed with uv, or PYTHONDONTWRITEBYTECODE): every run "
+            "compiles it, ~2.5 s; `python -m compileall -q .venv/lib` first (pip install does it)"
+        )
     rows = []
     for n in sizes:
         db = build_catalog(n)
@@ -195,17 +230,24 @@ def main() -> None:
         if n in peer_sizes:
             rows.append(run_peer(args.peer, db, n))
 
-    print(f"\n{'client':<16} {'tables':>7} {'seconds':>8} {'tables/s':>9} {'requests':>9} {'req/table':>9} "
-          f"{'peak RSS MiB':>12}  ok")
+    print(
+        f"\n{'client':<16} {'tables':>7} {'seconds':>8} {'tables/s':>9} {'requests':>9} {'req/table':>9} "
+        f"{'peak RSS MiB':>12}  ok"
+    )
     for r in rows:
-        print(f"{r['who']:<16} {r['n']:>7} {r['seconds']:>8.1f} {r['n'] / r['seconds']:>9.1f} {r['requests']:>9} "
-              f"{r['requests'] / r['n']:>9.2f} {r['rss']:>12.0f}  {'yes' if r['ok'] else 'NO'}")
+        print(
+            f"{r['who']:<16} {r['n']:>7} {r['seconds']:>8.1f} {r['n'] / r['seconds']:>9.1f} "
+            f"{r['requests']:>9} {r['requests'] / r['n']:>9.2f} {r['rss']:>12.0f}  "
+            f"{'yes' if r['ok'] else 'NO'}"
+        )
     ours = {r["n"]: r for r in rows if r["who"] == "om-dagster"}
     for r in rows:
         if r["who"] != "om-dagster":
-            print(f"speed-up at {r['n']} tables: {r['seconds'] / ours[r['n']]['seconds']:.1f}x "
-                  f"(metadata ingest {r['seconds']:.1f} s / om-dagster {ours[r['n']]['seconds']:.1f} s), "
-                  f"requests {r['requests'] / ours[r['n']]['requests']:.0f}x fewer")
+            print(
+                f"speed-up at {r['n']} tables: {r['seconds'] / ours[r['n']]['seconds']:.1f}x "
+                f"(metadata ingest {r['seconds']:.1f} s / om-dagster {ours[r['n']]['seconds']:.1f} s), "
+                f"requests {r['requests'] / ours[r['n']]['requests']:.0f}x fewer"
+            )
     if len(ours) > 1:
         small, large = ours[min(ours)], ours[max(ours)]
         print(f"peak RSS at {large['n']} tables / at {small['n']}: {large['rss'] / small['rss']:.2f}x")

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,24 @@ def write_recipe(path: Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """Install a module of steps as a distribution with `om_dagster.connectors` entry points."""
+    from om_dagster import registry
+
+    def install(code: str, entry_points: dict[str, str], module: str = "om_plugin_demo") -> None:
+        site = tmp_path / "site"
+        site.mkdir(exist_ok=True)
+        (site / f"{module}.py").write_text(textwrap.dedent(code))
+        dist = site / f"{module}-0.1.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+        lines = "".join(f"{name} = {module}:{cls}\n" for name, cls in entry_points.items())
+        (dist / "entry_points.txt").write_text(f"[om_dagster.connectors]\n{lines}")
+        monkeypatch.syspath_prepend(str(site))
+        registry._plugins.cache_clear()
+
+    yield install
+    registry._plugins.cache_clear()

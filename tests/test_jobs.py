@@ -3,13 +3,11 @@
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from om_dagster import registry
 from om_dagster.definitions import build_definitions
 from om_dagster.ops import asset_key
 from om_dagster.recipe import RecipeError
@@ -216,35 +214,24 @@ class Collect(BulkSink):
 """
 
 
-def test_third_party_steps_plug_in_through_entry_points(tmp_path, folder, monkeypatch):
-    site = tmp_path / "site"
-    (site / "om_plugin_demo.py").parent.mkdir(parents=True)
-    (site / "om_plugin_demo.py").write_text(textwrap.dedent(PLUGIN))
-    dist = site / "om_plugin_demo-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: om-plugin-demo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[om_dagster.connectors]\nupper = om_plugin_demo:Upper\ncount = om_plugin_demo:CountStage\n"
-        "collect = om_plugin_demo:Collect\n"
+def test_third_party_steps_plug_in_through_entry_points(tmp_path, folder, plugin):
+    plugin(
+        PLUGIN,
+        {"upper": "Upper", "count": "CountStage", "collect": "Collect"},
     )
-    monkeypatch.syspath_prepend(str(site))
-    registry._plugins.cache_clear()
-    try:
-        data = recipe_dict(tmp_path / "data" / "cat.db")
-        del data["sink"]
-        data["processor"] = {"type": "upper-names"}
-        data["stage"] = {"type": "count-columns"}
-        data["bulkSink"] = {"type": "collect", "config": {"filename": str(tmp_path / "counts.txt")}}
-        write_recipe(folder / "usage.yaml", data)
-        defs = build_definitions(folder)
-        assert upstream(defs.get_job_def("usage")) == {
-            "source": [],
-            "processor": ["source"],
-            "stage": ["processor"],
-            "bulk_sink": ["stage"],
-        }
-        result = run(defs, "usage")
-        assert result.success
-        assert (tmp_path / "counts.txt").read_text().splitlines() == ["A=2", "B=2", "C=1"]
-    finally:
-        registry._plugins.cache_clear()
+    data = recipe_dict(tmp_path / "data" / "cat.db")
+    del data["sink"]
+    data["processor"] = {"type": "upper-names"}
+    data["stage"] = {"type": "count-columns"}
+    data["bulkSink"] = {"type": "collect", "config": {"filename": str(tmp_path / "counts.txt")}}
+    write_recipe(folder / "usage.yaml", data)
+    defs = build_definitions(folder)
+    assert upstream(defs.get_job_def("usage")) == {
+        "source": [],
+        "processor": ["source"],
+        "stage": ["processor"],
+        "bulk_sink": ["stage"],
+    }
+    result = run(defs, "usage")
+    assert result.success
+    assert (tmp_path / "counts.txt").read_text().splitlines() == ["A=2", "B=2", "C=1"]
