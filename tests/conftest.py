@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,7 @@ def plugin(tmp_path, monkeypatch):
     from om_dagster import registry
 
     def install(code: str, entry_points: dict[str, str], module: str = "om_plugin_demo") -> None:
+        monkeypatch.delitem(sys.modules, module, raising=False)  # another test's module of that name
         site = tmp_path / "site"
         site.mkdir(exist_ok=True)
         (site / f"{module}.py").write_text(textwrap.dedent(code))
