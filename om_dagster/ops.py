@@ -126,15 +126,26 @@ def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: Op
     return spool_step(context, step, "source", step.run(), [])
 
 
+def transform(
+    context: OpExecutionContext,
+    role: str,
+    records: Spool,
+    recipe: RecipeResource,
+    openmetadata: OpenMetadataResource,
+) -> Output:
+    """A processor or a stage: records in, records out, spooled for the next op."""
+    loaded = load(context, recipe)
+    step = build_step(loaded, role, openmetadata)
+    output = spool_step(context, step, role, step.run(records), records.statuses)
+    records.remove()
+    return output
+
+
 @op(out=Out(Spool), description="Passes the records through the recipe's processor.")
 def processor(
     context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
 ) -> Output:
-    loaded = load(context, recipe)
-    step = build_step(loaded, "processor", openmetadata)
-    output = spool_step(context, step, "processor", step.run(records), records.statuses)
-    records.remove()
-    return output
+    return transform(context, "processor", records, recipe, openmetadata)
 
 
 def write(
@@ -165,11 +176,7 @@ def sink(
 def stage(
     context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
 ) -> Output:
-    loaded = load(context, recipe)
-    step = build_step(loaded, "stage", openmetadata)
-    output = spool_step(context, step, "stage", step.stage(records), records.statuses)
-    records.remove()
-    return output
+    return transform(context, "stage", records, recipe, openmetadata)
 
 
 @op(out=Out(Nothing), description="Loads the staged records in bulk.")

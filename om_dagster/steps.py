@@ -175,7 +175,7 @@ class Stage(Step):
     role = "stage"
 
     @abstractmethod
-    def stage(self, records: Iterable[Record]) -> Iterator[Record]:
+    def run(self, records: Iterable[Record]) -> Iterator[Record]:
         """Consume the source's records; yield the aggregated ones."""
 
 

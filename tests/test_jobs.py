@@ -195,7 +195,7 @@ class Upper(Processor):
 class CountStage(Stage):
     type_name = "count-columns"
 
-    def stage(self, records):
+    def run(self, records):
         for record in records:
             if record.kind == "table":
                 self.status.scanned()
