@@ -150,8 +150,9 @@ class StandIn:
         self.version = version
         self.schemas = default_schemas() if validate else None
         self.state = State()
-        # Fault injection: the next N matching requests get a 503 / a dropped connection.
+        # Fault injection: the next N matching requests get an error status / a dropped connection.
         self.fail_next: dict[str, int] = {}
+        self.fail_status = 503
         self.drop_next: dict[str, int] = {}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -189,8 +190,9 @@ class StandIn:
     def count(self, method: str, prefix: str = "") -> int:
         return sum(n for (m, p), n in self.state.requests.items() if m == method and p.startswith(prefix))
 
-    def inject(self, kind: str, method: str, path_prefix: str, times: int) -> None:
-        """`kind` 'fail' answers 503, 'drop' closes the connection without an answer."""
+    def inject(self, kind: str, method: str, path_prefix: str, times: int, status: int = 503) -> None:
+        """`kind` 'fail' answers `status`, 'drop' closes the connection without an answer."""
+        self.fail_status = status
         target = self.fail_next if kind == "fail" else self.drop_next
         target[f"{method} {path_prefix}"] = times
 
@@ -219,7 +221,8 @@ class StandIn:
                     self.connection.shutdown(2)
                     return
                 if server._take(server.fail_next, method, path):
-                    return self._send(503, {"code": 503, "message": "Service Unavailable (injected)"})
+                    status = server.fail_status
+                    return self._send(status, {"code": status, "message": f"HTTP {status} (injected)"})
                 try:
                     if (
                         server.token

@@ -79,3 +79,16 @@ def test_the_standin_answers_like_the_server(standin):
     standin.token = "tok"
     assert call("GET", "/tables")[0] == 401
     assert call("GET", "/tables", headers={"Authorization": "Bearer tok"})[0] == 200
+
+
+def test_tls_settings_follow_verify_ssl(tmp_path):
+    def session(**server):
+        om = OpenMetadataClient(OpenMetadataServerConfig(hostPort="https://om.example:8585/api", **server))
+        return om.session.verify, om.session.cert
+
+    assert session() == (True, None)
+    assert session(verifySSL="ignore") == (False, None)
+    ca, cert, key = str(tmp_path / "ca.pem"), str(tmp_path / "c.pem"), str(tmp_path / "k.pem")
+    ssl = {"caCertificate": ca, "sslCertificate": cert, "sslKey": key}
+    assert session(verifySSL="validate", sslConfig=ssl) == (ca, (cert, key))
+    assert session(verifySSL="validate", sslConfig={"caCertificate": ca}) == (ca, None)

@@ -170,6 +170,14 @@ def test_503s_are_retried_and_nothing_is_lost(tmp_path, db, standin):
     assert standin.count("PUT", "/api/v1/tables/bulk") == 3
 
 
+@pytest.mark.parametrize("status", [429, 502, 504])
+def test_rate_limits_and_gateway_errors_are_retried(tmp_path, db, standin, status):
+    standin.inject("fail", "PUT", "/api/v1/tables/bulk", times=2, status=status)
+    _, sink, _ = ingest(recipe(tmp_path, db, standin))
+    assert live_tables(standin) == TABLES and sink.failure_count == 0
+    assert standin.count("PUT", "/api/v1/tables/bulk") == 3
+
+
 def test_dropped_connections_are_retried_and_nothing_is_lost(tmp_path, db, standin):
     standin.inject("drop", "PUT", "/api/v1/tables/bulk", times=2)
     standin.inject("drop", "PUT", "/api/v1/databaseSchemas", times=1)
@@ -189,6 +197,7 @@ def test_retries_give_up_and_each_table_is_a_counted_failure(tmp_path, db, stand
     assert sink.failure_count == 4
     assert {f.name for f in sink.failures} == TABLES
     assert all(f.reason.startswith("PUT /tables") and "\n" not in f.reason for f in sink.failures)
+    assert sink.failures[0].reason.endswith("returned 503: HTTP 503 (injected)")
 
 
 def test_a_refused_token_stops_the_run_without_showing_it(tmp_path, db, standin):

@@ -207,6 +207,14 @@ def test_a_missing_database_file_is_an_error_not_an_empty_catalog(tmp_path):
     assert not (tmp_path / "nope.db").exists()
 
 
+def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("these are not the tables you are looking for " * 100)
+    with pytest.raises(StepError) as err:
+        run_source(tmp_path, not_db)
+    assert str(err.value) == f"{tmp_path / 'r.yaml'}: cannot read database 'main': file is not a database"
+
+
 def test_memory_mode_reads_an_empty_catalog(tmp_path):
     records, status = run_source(tmp_path, ":memory:")
     assert not tables(records) and status.failure_count == 0

@@ -169,7 +169,7 @@ class DatabaseSource(Source):
                     yield Record(Kind.DATABASE, {"name": database, "service": fqn.build(self.service)})
                     for schema in schemas:
                         yield from self._schema(inspector, database, schema)
-            except sqlalchemy.exc.OperationalError as err:
+            except sqlalchemy.exc.DBAPIError as err:
                 raise StepError(
                     f"{self.recipe.path}: cannot read database {database!r}: "
                     f"{self.describe_connection_error(err)}"
