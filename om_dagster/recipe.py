@@ -49,7 +49,7 @@ class Model(BaseModel):
         found = []
         for name in sorted(self.model_fields_set):
             value = getattr(self, name)
-            path = f"{prefix}.{name}"
+            path = f"{prefix}.{name}" if prefix else name
             if name in self.unsupported:
                 default = type(self).model_fields[name].default
                 if value != default:
@@ -353,7 +353,6 @@ def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
     sidecar = parse_model(Sidecar, read_yaml(side_file), side_file) if side_file.exists() else Sidecar()
 
     warnings = [f"{path}: {field}: not supported yet, ignored" for field in workflow.unsupported_fields("")]
-    warnings = [w.replace(": .", ": ", 1) for w in warnings]
     recipe = Recipe(path, workflow, sidecar, warnings)
 
     has_sink = workflow.sink is not None

@@ -150,6 +150,20 @@ def test_filtered_and_failed_tables_are_not_marked_deleted(tmp_path, db, standin
     assert sink.failure_count == 0
 
 
+def test_a_schema_that_cannot_be_listed_sends_all_and_deletes_nothing(tmp_path, db, standin):
+    path = recipe(tmp_path, db, standin)
+    ingest(path)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP VIEW big_orders")
+    standin.inject("fail", "GET", "/api/v1/tables", times=100, status=500)
+    _, sink, _ = ingest(path)
+    assert live_tables(standin) == TABLES  # big_orders not deleted on a guess
+    [warning] = sink.warnings
+    assert warning.name == "svc.main.main" and "could not list its tables" in warning.reason
+    assert sink.failure_count == 0
+    assert standin.count("PUT", "/api/v1/tables/bulk") == 2  # the second run sent its three tables again
+
+
 def test_mark_deleted_tables_false_keeps_dropped_tables(tmp_path, db, standin):
     path = write_recipe(
         tmp_path / "r.yaml",

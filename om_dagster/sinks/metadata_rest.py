@@ -63,6 +63,7 @@ class MetadataRestSink(Sink):
         self.schema_fqn: str | None = None
         self.known: dict[str, Known] = {}
         self.seen: set[str] = set()
+        self.listed = False  # whether `known` is complete for the current schema
         self.server_version: str | None = None
 
     @classmethod
@@ -129,16 +130,30 @@ class MetadataRestSink(Sink):
             self.status.failed(entity_fqn(kind, body), str(err))
 
     def _load_schema(self, schema_fqn: str) -> None:
-        """What the server holds under this schema, to skip unchanged tables."""
+        """What the server holds under this schema, to skip unchanged tables.
+
+        If the server cannot list them, every table is sent (PUT is idempotent) and no
+        table of the schema is marked deleted: nothing is lost, nothing wrongly deleted.
+        """
         self.schema_fqn = schema_fqn
         self.seen = set()
-        self.known = {
-            entity["name"]: Known(entity["id"], entity.get("sourceHash"), bool(entity.get("deleted")))
-            for entity in self.client.list(
-                COLLECTIONS[Kind.TABLE],
-                {"databaseSchema": schema_fqn, "fields": "sourceHash", "include": "all"},
+        self.known = {}
+        self.listed = False
+        query = {"databaseSchema": schema_fqn, "fields": "sourceHash", "include": "all"}
+        try:
+            for entity in self.client.list(COLLECTIONS[Kind.TABLE], query):
+                self.known[entity["name"]] = Known(
+                    entity["id"], entity.get("sourceHash"), bool(entity.get("deleted"))
+                )
+        except AuthError:
+            raise
+        except OpenMetadataError as err:
+            self.known = {}
+            self.status.warning(
+                schema_fqn, f"could not list its tables, so all are sent and none marked deleted: {err}"
             )
-        }
+            return
+        self.listed = True
 
     def _table(self, body: dict[str, Any]) -> None:
         name = body["name"]
@@ -203,7 +218,7 @@ class MetadataRestSink(Sink):
 
     def _schema_done(self, body: dict[str, Any]) -> None:
         self._flush()
-        if not body.get("markDeletedTables") or body["databaseSchema"] != self.schema_fqn:
+        if not body.get("markDeletedTables") or body["databaseSchema"] != self.schema_fqn or not self.listed:
             return
         gone = set(self.known) - self.seen - set(body.get("keep", []))
         for name in sorted(gone):
