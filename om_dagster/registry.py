@@ -19,6 +19,8 @@ ENTRY_POINT_GROUP = "om_dagster.connectors"
 
 BUILTIN: dict[tuple[str, str], str] = {
     ("source", "sqlite"): "om_dagster.sources.sqlite:SqliteSource",
+    ("source", "mysql"): "om_dagster.sources.mysql:MysqlSource",
+    ("source", "postgres"): "om_dagster.sources.postgres:PostgresSource",
     ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",
     ("sink", "file"): "om_dagster.sinks.file:FileSink",
     ("sink", "console"): "om_dagster.sinks.console:ConsoleSink",

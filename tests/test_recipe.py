@@ -17,10 +17,16 @@ def example_files() -> list[Path]:
 @pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
 def test_every_official_example_loads_or_names_its_unsupported_type(path):
     require_shared()
-    source_type = yaml.safe_load(path.read_text())["source"]["type"]
-    if source_type in known("source"):
+    source = yaml.safe_load(path.read_text())["source"]
+    source_type, pipeline = source["type"], source["sourceConfig"]["config"].get("type", "DatabaseMetadata")
+    if source_type in known("source") and pipeline == "DatabaseMetadata":
         recipe = load_recipe(path)
         assert recipe.workflow.source.type == source_type
+    elif source_type in known("source"):
+        with pytest.raises(RecipeError) as err:
+            load_recipe(path)
+        assert err.value.field == "source.sourceConfig.config.type"
+        assert err.value.message.startswith(f"{pipeline!r} is not supported yet for source type {source_type!r}")
     else:
         with pytest.raises(RecipeError) as err:
             load_recipe(path)

@@ -212,7 +212,9 @@ def test_a_file_that_is_not_sqlite_is_one_clear_line(tmp_path):
     not_db.write_text("these are not the tables you are looking for " * 100)
     with pytest.raises(StepError) as err:
         run_source(tmp_path, not_db)
-    assert str(err.value) == f"{tmp_path / 'r.yaml'}: cannot read database 'main': file is not a database"
+    assert str(err.value) == (
+        f"{tmp_path / 'r.yaml'}: cannot read SQLite database 'main' at {not_db}: file is not a database"
+    )
 
 
 def test_memory_mode_reads_an_empty_catalog(tmp_path):

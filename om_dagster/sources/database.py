@@ -23,6 +23,7 @@ from om_dagster.sources.types import column_type
 from om_dagster.steps import Failure, Kind, Record, Result, Source, StepError
 
 CHUNK = 200
+VIEW_TYPES = frozenset({"View", "MaterializedView", "SecureView"})  # what includeViews covers
 CONNECTION = "source.serviceConnection.config"
 SOURCE_CONFIG = "source.sourceConfig.config"
 
@@ -99,6 +100,8 @@ class DatabaseSource(Source):
     connection_model: ClassVar[type[Model]]
     #: `serviceType` of the database service (enum in `entity/services/databaseService.json`).
     service_type: ClassVar[str]
+    #: Whether reflection needs table options (dialect-specific, e.g. partitioning).
+    reflect_options: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
@@ -141,14 +144,30 @@ class DatabaseSource(Source):
     def schema_names(self, inspector: Inspector) -> list[str]:
         return inspector.get_schema_names()
 
-    def table_type(self, inspector: Inspector, schema: str, name: str, is_view: bool) -> str:
-        return "View" if is_view else "Regular"
+    def list_tables(self, inspector: Inspector, schema: str) -> list[tuple[str, str]]:
+        """Names in a schema with their OpenMetadata `tableType` as listing tells it."""
+        return [(n, "Regular") for n in inspector.get_table_names(schema)] + [
+            (n, "View") for n in inspector.get_view_names(schema)
+        ]
+
+    def table_type(self, listed: str, info: dict[str, Any]) -> str:
+        """The `tableType`, once the table is reflected (e.g. partitioned tables)."""
+        return listed
+
+    def endpoint(self) -> str:
+        """Where the connection goes, for error messages (never a secret)."""
+        return ""
 
     def prefetch(self, inspector: Inspector, schema: str, names: list[str]) -> None:
         """Read ahead what a dialect needs for a chunk of tables (default: nothing)."""
 
-    def describe_connection_error(self, err: Exception) -> str:
-        return str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    def connection_error(self, database: str, err: Exception) -> StepError:
+        """One line: which recipe, which database where, what the driver said."""
+        where = f" at {self.endpoint()}" if self.endpoint() else ""
+        said = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        return StepError(
+            f"{self.recipe.path}: cannot read {self.service_type} database {database!r}{where}: {said}"
+        )
 
     # --- the walk -----------------------------------------------------------------------
 
@@ -170,10 +189,7 @@ class DatabaseSource(Source):
                     for schema in schemas:
                         yield from self._schema(inspector, database, schema)
             except sqlalchemy.exc.DBAPIError as err:
-                raise StepError(
-                    f"{self.recipe.path}: cannot read database {database!r}: "
-                    f"{self.describe_connection_error(err)}"
-                ) from None
+                raise self.connection_error(database, err) from None
             finally:
                 engine.dispose()
 
@@ -186,11 +202,11 @@ class DatabaseSource(Source):
         yield Record(Kind.DATABASE_SCHEMA, {"name": schema, "database": fqn.build(self.service, database)})
 
         self.unique_cache: dict[str, frozenset[str]] = {}  # per schema, for foreign keys' relationship
-        names: list[tuple[str, bool]] = []
+        names: list[tuple[str, str]] = []
         keep: list[str] = []  # tables the source still has but does not emit this run
-        listed = [(n, False) for n in inspector.get_table_names(schema)] if cfg.includeTables else []
-        listed += [(n, True) for n in inspector.get_view_names(schema)] if cfg.includeViews else []
-        for name, is_view in listed:
+        for name, listed_type in self.list_tables(inspector, schema):
+            if not (cfg.includeViews if listed_type in VIEW_TYPES else cfg.includeTables):
+                continue
             try:
                 table_fqn = fqn.build(self.service, database, schema, name)
             except fqn.FqnError as err:
@@ -201,7 +217,7 @@ class DatabaseSource(Source):
                 self.status.filter(table_fqn, "Table Filtered Out")
                 keep.append(name)
                 continue
-            names.append((name, is_view))
+            names.append((name, listed_type))
 
         for chunk in chunks(names, CHUNK):
             yield from self._chunk(inspector, database, schema, chunk, keep)
@@ -226,6 +242,8 @@ class DatabaseSource(Source):
         }
         if inspector.dialect.supports_comments:
             parts["comment"] = inspector.get_multi_table_comment(**kw)
+        if self.reflect_options:
+            parts["options"] = inspector.get_multi_table_options(**kw)
         out: dict[str, dict[str, Any]] = {}
         for part, found in parts.items():
             for (_, name), value in found.items():
@@ -233,23 +251,23 @@ class DatabaseSource(Source):
         return out
 
     def _chunk(
-        self, inspector: Inspector, database: str, schema: str, chunk: list[tuple[str, bool]], keep: list[str]
+        self, inspector: Inspector, database: str, schema: str, chunk: list[tuple[str, str]], keep: list[str]
     ) -> Iterator[Result]:
         """Records for a chunk of tables; a table that fails is a Failure, added to `keep`."""
         try:
             self.prefetch(inspector, schema, [n for n, _ in chunk])
             reflected = self._reflect(inspector, schema, [n for n, _ in chunk])
-            pending = [(name, is_view, reflected.get(name)) for name, is_view in chunk]
+            pending = [(name, listed, reflected.get(name)) for name, listed in chunk]
         except Exception:  # isolate the table that breaks the chunk
-            pending = [(name, is_view, None) for name, is_view in chunk]
-        for name, is_view, info in pending:
+            pending = [(name, listed, None) for name, listed in chunk]
+        for name, listed, info in pending:
             table_fqn = fqn.build(self.service, database, schema, name)
             try:
                 if info is None:
                     info = self._reflect(inspector, schema, [name]).get(name)
                 if info is None or "columns" not in info:
                     raise LookupError("the database returned no columns for it")
-                yield Record(Kind.TABLE, self._table(inspector, database, schema, name, is_view, info))
+                yield Record(Kind.TABLE, self._table(inspector, database, schema, name, listed, info))
             except Exception as err:
                 keep.append(name)
                 yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
@@ -265,7 +283,7 @@ class DatabaseSource(Source):
         return self.unique_cache[table]
 
     def _table(
-        self, inspector: Inspector, database: str, schema: str, name: str, is_view: bool, info: dict[str, Any]
+        self, inspector: Inspector, database: str, schema: str, name: str, listed: str, info: dict[str, Any]
     ) -> dict[str, Any]:
         table_fqn = fqn.build(self.service, database, schema, name)
         pk = (info.get("pk") or {}).get("constrained_columns") or []
@@ -325,9 +343,10 @@ class DatabaseSource(Source):
                 column["description"] = col["comment"]
             columns.append(column)
 
+        table_type = self.table_type(listed, info)
         body: dict[str, Any] = {
             "name": name,
-            "tableType": self.table_type(inspector, schema, name, is_view),
+            "tableType": table_type,
             "columns": columns,
             "tableConstraints": constraints,
             "databaseSchema": fqn.build(self.service, database, schema),
@@ -335,7 +354,7 @@ class DatabaseSource(Source):
         comment = (info.get("comment") or {}).get("text")
         if comment:
             body["description"] = comment
-        if is_view:
+        if table_type in VIEW_TYPES:
             definition = inspector.get_view_definition(name, schema)
             if definition:
                 body["schemaDefinition"] = definition

@@ -69,6 +69,9 @@ class SqliteSource(DatabaseSource):
         # OpenMetadata's rule for single-database engines: `database`, else "default".
         yield self.connection.database or "default", engine
 
+    def endpoint(self) -> str:
+        return self.connection.databaseMode
+
     def prefetch(self, inspector: Inspector, schema: str, names: list[str]) -> None:
         """The chunk's CREATE statements in one query (see `_serve_table_sql`)."""
         quoted = inspector.dialect.identifier_preparer.quote_identifier(schema)

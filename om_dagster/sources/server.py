@@ -1,0 +1,99 @@
+"""What networked SQL sources share: host, user, password, options, and the engine."""
+
+from typing import Any
+
+import sqlalchemy
+from pydantic import SecretStr, field_validator
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.types import TypeEngine, UserDefinedType
+
+from om_dagster.recipe import FilterPattern, Model
+from om_dagster.sources import types
+
+
+class BasicAuth(Model):
+    """`authType` as `common/basicAuth.json`: a password."""
+
+    password: SecretStr | None = None
+
+
+class ServerConnection(Model):
+    """Fields every server connection has (`mysqlConnection.json`, `postgresConnection.json`...)."""
+
+    unsupported = frozenset({"sslConfig", "sampleDataStorageConfig"})
+
+    username: str
+    authType: BasicAuth | None = None
+    hostPort: str
+    connectionOptions: dict[str, str] | None = None
+    connectionArguments: dict[str, Any] | None = None
+    sslConfig: Any = None
+    sampleDataStorageConfig: Any = None
+    # Defaults for the OpenMetadata UI and capability flags: no effect on a run.
+    schemaFilterPattern: FilterPattern | None = None
+    tableFilterPattern: FilterPattern | None = None
+    databaseFilterPattern: FilterPattern | None = None
+    storedProcedureFilterPattern: FilterPattern | None = None
+    supportsMetadataExtraction: bool | None = None
+    supportsDBTExtraction: bool | None = None
+    supportsProfiler: bool | None = None
+    supportsQueryComment: bool | None = None
+    supportsDataDiff: bool | None = None
+    supportsUsageExtraction: bool | None = None
+    supportsLineageExtraction: bool | None = None
+    supportsDatabase: bool | None = None
+
+    @field_validator("authType", mode="before")
+    @classmethod
+    def _only_basic_auth(cls, value: Any) -> Any:
+        if isinstance(value, dict) and ({"awsConfig", "azureConfig"} & set(value)):
+            raise ValueError("IAM and Azure authentication are not supported yet: use authType.password")
+        return value
+
+    @field_validator("hostPort")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"expected host:port (e.g. localhost:5432), got {value!r}")
+        return value
+
+    def endpoint(self) -> str:
+        return f"{self.hostPort} as {self.username}"
+
+    def engine(self, scheme: str, database: str | None, **connect_args: Any) -> Engine:
+        """An engine; the password goes into the URL object only (SQLAlchemy masks it in text)."""
+        host, _, port = self.hostPort.rpartition(":")
+        password = (
+            self.authType.password.get_secret_value() if self.authType and self.authType.password else None
+        )
+        url = URL.create(
+            scheme,
+            username=self.username,
+            password=password,
+            host=host,
+            port=int(port),
+            database=database,
+            query=self.connectionOptions or {},
+        )
+        args = {**connect_args, **(self.connectionArguments or {})}
+        return sqlalchemy.create_engine(url, connect_args=args, pool_pre_ping=False)
+
+
+def named_types(names: dict[str, str]) -> dict[str, type[TypeEngine]]:
+    """Reflection types for names a dialect does not know (SQLAlchemy would warn and drop the
+    name), each mapped to its OpenMetadata `dataType`.
+    """
+    made = {
+        name: type(
+            name.upper(), (UserDefinedType,), {"cache_ok": True, "get_col_spec": lambda self, n=name: n}
+        )
+        for name in names
+    }
+    types.register({cls.__name__: names[name] for name, cls in made.items()})
+    return made
+
+
+def teach_types(engine: Engine, extra: dict[str, type[TypeEngine]]) -> None:
+    """Let this engine's dialect reflect the `extra` type names."""
+    engine.dialect.ischema_names = {**engine.dialect.ischema_names, **extra}
