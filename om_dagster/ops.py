@@ -60,7 +60,7 @@ def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) ->
     try:
         return step_cls.create(config, openmetadata.client(loaded), loaded)
     except (StepError, RecipeError) as err:
-        raise Failure(description=str(err)) from None
+        raise Failure(description=loaded.mask(str(err))) from None
 
 
 def spool_path(context: OpExecutionContext, step: str) -> Path:
@@ -92,7 +92,7 @@ def spool_step(
         with step:
             spool = Spool.write(spool_path(context, name), records)
     except (StepError, OpenMetadataError) as err:
-        raise Failure(description=str(err)) from None
+        raise Failure(description=step.recipe.mask(str(err))) from None
     spool.statuses = [*upstream, step.status.as_dict()]
     context.log.info(step.status.summary_line())
     return Output(
@@ -161,7 +161,7 @@ def write(
         with step:
             step.run(records)
     except (StepError, OpenMetadataError) as err:
-        raise Failure(description=str(err)) from None
+        raise Failure(description=loaded.mask(str(err))) from None
     yield from finish(context, loaded, step, records)
 
 

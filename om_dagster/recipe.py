@@ -6,6 +6,7 @@ A recipe stays exactly what `metadata ingest` reads (schema
 reads the file, so their values never reach run config, tags or metadata.
 """
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -243,6 +244,19 @@ class Recipe:
         self.warnings = warnings
         self.steps: dict[str, type[Step]] = {}  # by recipe section: source, processor, sink...
 
+    @functools.cached_property
+    def secrets(self) -> frozenset[str]:
+        """Every secret value in the recipe, to mask wherever text could carry it."""
+        found = set(secret_values(self.workflow))
+        if self.workflow.source.serviceConnection:
+            found.update(secret_values(self.workflow.source.serviceConnection.config))
+        return frozenset(v for v in found if len(v) >= 4)  # masking "a" would garble every message
+
+    def mask(self, text: str) -> str:
+        from om_dagster.status import mask
+
+        return mask(text, self.secrets)
+
     @property
     def uses_aws(self) -> bool:
         return any(step.uses_aws for step in self.steps.values())
@@ -261,6 +275,24 @@ class Recipe:
 
     def error(self, field: str, message: str) -> RecipeError:
         return RecipeError(self.path, field, message)
+
+
+SECRET_KEY = re.compile(r"password|secret|token|private|passphrase|credential|apikey|sslkey", re.IGNORECASE)
+
+
+def secret_values(value: Any, key: str = "") -> list[str]:
+    """Secret values in a model or raw config: `SecretStr`s, and strings under secret-sounding keys."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):  # typed: its secrets are SecretStr
+        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name))]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in secret_values(v, str(k))]
+    if isinstance(value, list):
+        return [s for v in value for s in secret_values(v, key)]
+    if isinstance(value, str) and SECRET_KEY.search(key):
+        return [value]
+    return []
 
 
 def job_name_for(path: Path) -> str:

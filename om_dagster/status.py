@@ -10,6 +10,14 @@ from typing import Any
 
 # Per-list cap on reasons kept in memory: the counts stay exact, the lists stay small.
 MAX_KEPT = 1000
+MASK = "**********"
+
+
+def mask(text: str, secrets: frozenset[str]) -> str:
+    """The text with every secret value replaced (longest first, so none shows in part)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 @dataclass
@@ -37,6 +45,8 @@ class Status:
     warning_count: int = 0
     failure_count: int = 0
     filtered_count: int = 0
+    #: Values to mask in reasons (a server may echo a request, password included).
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def scanned(self, n: int = 1) -> None:
         self.records += n
@@ -52,12 +62,12 @@ class Status:
     def warning(self, name: str, reason: str) -> None:
         self.warning_count += 1
         if len(self.warnings) < MAX_KEPT:
-            self.warnings.append(Issue(name, reason))
+            self.warnings.append(Issue(name, mask(reason, self.secrets)))
 
     def failed(self, name: str, reason: str) -> None:
         self.failure_count += 1
         if len(self.failures) < MAX_KEPT:
-            self.failures.append(Issue(name, reason))
+            self.failures.append(Issue(name, mask(reason, self.secrets)))
 
     def filter(self, name: str, reason: str) -> None:
         self.filtered_count += 1

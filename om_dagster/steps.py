@@ -79,7 +79,7 @@ class Step(ABC):
         self.config = config
         self.metadata = metadata
         self.recipe = recipe
-        self.status = Status(step=self.step_name())
+        self.status = Status(step=self.step_name(), secrets=recipe.secrets)
 
     @classmethod
     def create(cls, config: dict[str, Any], metadata: "OpenMetadataClient | None", recipe: "Recipe") -> Self:

@@ -4,10 +4,13 @@ import os
 import sqlite3
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 import yaml
 
 from tests.standin import SCHEMA_DIR, SHARED, StandIn
@@ -37,6 +40,62 @@ def standin(schemas_available) -> Iterator[StandIn]:
     server = StandIn().start()
     yield server
     server.stop()
+
+
+@dataclass
+class Server:
+    """A database server the services script started, and a fresh database on it."""
+
+    user: str
+    password: str
+    host_port: str
+    database: str
+    engine: sqlalchemy.Engine
+
+
+def server_credentials(var: str, what: str) -> tuple[str, str, str]:
+    """user, password, host:port from `.ci/services` (fail in CI without them, skip elsewhere)."""
+    value = os.environ.get(var)
+    if not value:
+        message = f'{what} is not running here ({var} is unset): eval "$(.ci/services start)"'
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    user, _, rest = value.partition(":")
+    password, _, host_port = rest.rpartition("@")
+    return user, password, host_port
+
+
+def fresh_database(scheme: str, var: str, what: str, admin_db: str | None) -> Iterator[Server]:
+    user, password, host_port = server_credentials(var, what)
+    host, _, port = host_port.partition(":")
+    url = sqlalchemy.URL.create(scheme, user, password, host, int(port), admin_db)
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    engine = sqlalchemy.create_engine(url.set(database=name), isolation_level="AUTOCOMMIT")
+    yield Server(user, password, host_port, name, engine)
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Server]:
+    yield from fresh_database("postgresql+psycopg2", "OM_TEST_POSTGRES", "PostgreSQL", "postgres")
+
+
+@pytest.fixture
+def mysql() -> Iterator[Server]:
+    yield from fresh_database("mysql+pymysql", "OM_TEST_MYSQL", "MariaDB", None)
+
+
+def run_sql(server: Server, script: str) -> None:
+    with server.engine.connect() as conn:
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(sqlalchemy.text(statement))
 
 
 def make_sqlite(path: Path, ddl: str) -> Path:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import jsonpatch
 import jsonpointer
-from jsonschema import Draft7Validator
+from jsonschema import Draft7Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
@@ -47,8 +47,28 @@ def load_registry(schema_dir: Path = SCHEMA_DIR) -> Registry:
         uri = SCHEMA_BASE + path.relative_to(schema_dir).as_posix()
         if not str(contents.get("$id", "")).startswith(SCHEMA_BASE):
             contents = dict(contents, **{"$id": uri})  # two files carry an odd $id (README)
+        # Without `$schema`, jsonschema keeps our validator class across `$ref`s (it would
+        # pick the stock draft-07 one by that key): all are draft-07 anyway.
+        contents.pop("$schema", None)
         resources.append((uri, Resource.from_contents(contents, default_specification=DRAFT7)))
     return Registry().with_resources(resources)
+
+
+def _first_match(validator: Any, one_of: list, instance: Any, schema: dict) -> Any:
+    """`oneOf` as the server reads it: the first matching member wins. Some members overlap
+    (MySQL's `authType` matches both basicAuth and gcpCloudSqlConfig), which strict
+    draft-07 would refuse for every MySQL connection (shared README, "Ambiguous oneOf").
+    """
+    errors = []
+    for index, subschema in enumerate(one_of):
+        found = list(validator.descend(instance, subschema, schema_path=index))
+        if not found:
+            return
+        errors.extend(found)
+    yield ValidationError("is not valid under any of the given schemas", context=errors)
+
+
+ServerValidator = validators.extend(Draft7Validator, {"oneOf": _first_match})
 
 
 @functools.cache
@@ -66,7 +86,7 @@ class Schemas:
 
     def validator(self, ref: str) -> Draft7Validator:
         if ref not in self._validators:
-            self._validators[ref] = Draft7Validator({"$ref": SCHEMA_BASE + ref}, registry=self.registry)
+            self._validators[ref] = ServerValidator({"$ref": SCHEMA_BASE + ref}, registry=self.registry)
         return self._validators[ref]
 
     def errors(self, ref: str, body: Any) -> list[str]:

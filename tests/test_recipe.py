@@ -7,6 +7,7 @@ import yaml
 
 from om_dagster.recipe import RecipeError, job_name_for, load_recipe
 from om_dagster.registry import known
+from om_dagster.status import Status
 from tests.conftest import EXAMPLES, recipe_dict, require_shared, write_recipe
 
 
@@ -26,7 +27,9 @@ def test_every_official_example_loads_or_names_its_unsupported_type(path):
         with pytest.raises(RecipeError) as err:
             load_recipe(path)
         assert err.value.field == "source.sourceConfig.config.type"
-        assert err.value.message.startswith(f"{pipeline!r} is not supported yet for source type {source_type!r}")
+        assert err.value.message.startswith(
+            f"{pipeline!r} is not supported yet for source type {source_type!r}"
+        )
     else:
         with pytest.raises(RecipeError) as err:
             load_recipe(path)
@@ -192,3 +195,14 @@ def test_bad_sidecar_names_the_sidecar_file_and_field(tmp_path, side, field, wor
 def test_job_name_is_the_stem_made_safe():
     assert job_name_for(Path("workflows/my-recipe.v2.yaml")) == "my_recipe_v2"
     assert job_name_for(Path("2024 load.yaml")) == "_2024_load"
+
+
+def test_secrets_are_collected_and_masked_in_reasons(tmp_path):
+    data = recipe_dict("x.db", token="tok-5678-abcd")
+    data["source"]["serviceConnection"]["config"]["password"] = "pw-1234"
+    recipe = load_dict(tmp_path, data)
+    assert recipe.secrets == {"tok-5678-abcd", "pw-1234"}
+    assert recipe.mask("server said: pw-1234 / tok-5678-abcd") == "server said: ********** / **********"
+    status = Status("sink:x", secrets=recipe.secrets)
+    status.failed("svc", "400: {'password': 'pw-1234'}")
+    assert status.failures[0].reason == "400: {'password': '**********'}"

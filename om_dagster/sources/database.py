@@ -100,8 +100,6 @@ class DatabaseSource(Source):
     connection_model: ClassVar[type[Model]]
     #: `serviceType` of the database service (enum in `entity/services/databaseService.json`).
     service_type: ClassVar[str]
-    #: Whether reflection needs table options (dialect-specific, e.g. partitioning).
-    reflect_options: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
@@ -149,10 +147,6 @@ class DatabaseSource(Source):
         return [(n, "Regular") for n in inspector.get_table_names(schema)] + [
             (n, "View") for n in inspector.get_view_names(schema)
         ]
-
-    def table_type(self, listed: str, info: dict[str, Any]) -> str:
-        """The `tableType`, once the table is reflected (e.g. partitioned tables)."""
-        return listed
 
     def endpoint(self) -> str:
         """Where the connection goes, for error messages (never a secret)."""
@@ -242,8 +236,6 @@ class DatabaseSource(Source):
         }
         if inspector.dialect.supports_comments:
             parts["comment"] = inspector.get_multi_table_comment(**kw)
-        if self.reflect_options:
-            parts["options"] = inspector.get_multi_table_options(**kw)
         out: dict[str, dict[str, Any]] = {}
         for part, found in parts.items():
             for (_, name), value in found.items():
@@ -343,10 +335,9 @@ class DatabaseSource(Source):
                 column["description"] = col["comment"]
             columns.append(column)
 
-        table_type = self.table_type(listed, info)
         body: dict[str, Any] = {
             "name": name,
-            "tableType": table_type,
+            "tableType": listed,
             "columns": columns,
             "tableConstraints": constraints,
             "databaseSchema": fqn.build(self.service, database, schema),
@@ -354,7 +345,7 @@ class DatabaseSource(Source):
         comment = (info.get("comment") or {}).get("text")
         if comment:
             body["description"] = comment
-        if table_type in VIEW_TYPES:
+        if listed in VIEW_TYPES:
             definition = inspector.get_view_definition(name, schema)
             if definition:
                 body["schemaDefinition"] = definition

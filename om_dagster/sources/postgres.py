@@ -1,7 +1,7 @@
 """PostgreSQL (`type: postgres`, connection `Postgres`)."""
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Literal
 
 import sqlalchemy
 from sqlalchemy.engine import Engine, Inspector
@@ -55,6 +55,12 @@ EXTRA_TYPES = named_types(
 )
 
 
+PARTITIONED = sqlalchemy.text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relkind = 'p'"
+)
+
+
 class PostgresConnection(ServerConnection):
     """`entity/services/connections/database/postgresConnection.json`."""
 
@@ -72,7 +78,6 @@ class PostgresSource(DatabaseSource):
     type_name = "postgres"
     connection_model = PostgresConnection
     service_type = "Postgres"
-    reflect_options = True  # `postgresql_partition_by` tells partitioned tables
     connection: PostgresConnection
 
     def _engine(self, database: str) -> Engine:
@@ -101,16 +106,17 @@ class PostgresSource(DatabaseSource):
             yield name, self._engine(name)
 
     def list_tables(self, inspector: Inspector, schema: str) -> list[tuple[str, str]]:
-        return (
-            super().list_tables(inspector, schema)
-            + [(n, "MaterializedView") for n in inspector.get_materialized_view_names(schema)]
-            + [(n, "Foreign") for n in inspector.get_foreign_table_names(schema)]
-        )
-
-    def table_type(self, listed: str, info: dict[str, Any]) -> str:
-        if listed == "Regular" and (info.get("options") or {}).get("postgresql_partition_by"):
-            return "Partitioned"
-        return listed
+        # SQLAlchemy lists partitioned tables with the others and reflects no partitioning: ask.
+        partitioned = set(inspector.bind.execute(PARTITIONED, {"schema": schema}).scalars())
+        return [
+            *(
+                (n, "Partitioned" if n in partitioned else "Regular")
+                for n in inspector.get_table_names(schema)
+            ),
+            *((n, "View") for n in inspector.get_view_names(schema)),
+            *((n, "MaterializedView") for n in inspector.get_materialized_view_names(schema)),
+            *((n, "Foreign") for n in inspector.get_foreign_table_names(schema)),
+        ]
 
     def endpoint(self) -> str:
         return self.connection.endpoint()
