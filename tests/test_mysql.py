@@ -97,7 +97,14 @@ def test_a_mysql_catalog_through_the_dagster_job(tmp_path, mysql, standin):
         "shape": "GEOMETRY",
     }
     # MariaDB keeps JSON as LONGTEXT with a json_valid check, and says so to every client
-    assert cols["settings"]["dataTypeDisplay"] == "TEXT"
+    assert cols["settings"]["dataTypeDisplay"] == "text"
+    # displayed as OpenMetadata shows MySQL types: lower case, no integer display width
+    assert [cols[n]["dataTypeDisplay"] for n in ("id", "email", "price", "flag")] == [
+        "int",
+        "varchar(120)",
+        "decimal(10,2)",
+        "tinyint",
+    ]
     assert (cols["price"]["precision"], cols["price"]["scale"]) == (10, 2) and cols["code"]["dataLength"] == 3
     assert {
         "constraintType": "FOREIGN_KEY",

@@ -19,7 +19,7 @@ from sqlalchemy.engine.reflection import ObjectKind
 from om_dagster import fqn
 from om_dagster.client import OpenMetadataClient
 from om_dagster.recipe import FilterPattern, Model, Recipe, parse_model
-from om_dagster.sources.types import column_type
+from om_dagster.sources.types import ColumnType, column_type
 from om_dagster.steps import Failure, Kind, Record, Result, Source, StepError
 
 CHUNK = 200
@@ -148,6 +148,10 @@ class DatabaseSource(Source):
             (n, "View") for n in inspector.get_view_names(schema)
         ]
 
+    def display_type(self, sa_type: Any, mapped: ColumnType, dialect: Any) -> str:
+        """`dataTypeDisplay`: OpenMetadata's rendering of the mapped type (SQLite's way)."""
+        return mapped.display
+
     def endpoint(self) -> str:
         """Where the connection goes, for error messages (never a secret)."""
         return ""
@@ -195,7 +199,8 @@ class DatabaseSource(Source):
             return
         yield Record(Kind.DATABASE_SCHEMA, {"name": schema, "database": fqn.build(self.service, database)})
 
-        self.unique_cache: dict[str, frozenset[str]] = {}  # per schema, for foreign keys' relationship
+        # (schema, table) -> columns unique on their own, for foreign keys' relationship; per schema
+        self.unique_cache: dict[tuple[str, str], frozenset[str]] = {}
         names: list[tuple[str, str]] = []
         keep: list[str] = []  # tables the source still has but does not emit this run
         for name, listed_type in self.list_tables(inspector, schema):
@@ -265,14 +270,14 @@ class DatabaseSource(Source):
                 yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
 
     def _unique_columns(self, inspector: Inspector, schema: str, table: str) -> frozenset[str]:
-        """Columns of a referred table that are unique on their own, read once per schema."""
-        if table not in self.unique_cache:
+        """Columns of a referred table that are unique on their own, read once per schema walk."""
+        if (schema, table) not in self.unique_cache:
             try:
                 info = self._reflect(inspector, schema, [table]).get(table, {})
             except Exception:  # a referred table we cannot read: its keys are unknown
                 info = {}
-            self.unique_cache[table] = unique_columns(info)
-        return self.unique_cache[table]
+            self.unique_cache[(schema, table)] = unique_columns(info)
+        return self.unique_cache[(schema, table)]
 
     def _table(
         self, inspector: Inspector, database: str, schema: str, name: str, listed: str, info: dict[str, Any]
@@ -281,7 +286,7 @@ class DatabaseSource(Source):
         pk = (info.get("pk") or {}).get("constrained_columns") or []
         uniques = [u["column_names"] for u in info.get("uniques") or []]
         single_unique = {cols[0] for cols in uniques if len(cols) == 1}
-        self.unique_cache[name] = own_unique = unique_columns(info)
+        self.unique_cache[(schema, name)] = own_unique = unique_columns(info)
         constraints: list[dict[str, Any]] = []
         if len(pk) > 1:
             constraints.append({"constraintType": "PRIMARY_KEY", "columns": pk})
@@ -289,9 +294,7 @@ class DatabaseSource(Source):
         for fk in info.get("fks") or []:
             ref_schema = fk.get("referred_schema") or schema
             ref_table = fk["referred_table"]
-            ref_unique = (
-                self._unique_columns(inspector, ref_schema, ref_table) if ref_schema == schema else None
-            )
+            ref_unique = self._unique_columns(inspector, ref_schema, ref_table)
             constraint = {
                 "constraintType": "FOREIGN_KEY",
                 "columns": fk["constrained_columns"],
@@ -300,10 +303,9 @@ class DatabaseSource(Source):
                     for col in fk["referred_columns"]
                 ],
             }
-            if ref_unique is not None:
-                constraint["relationshipType"] = relationship(
-                    fk["constrained_columns"][0] in own_unique, fk["referred_columns"][0] in ref_unique
-                )
+            constraint["relationshipType"] = relationship(
+                fk["constrained_columns"][0] in own_unique, fk["referred_columns"][0] in ref_unique
+            )
             constraints.append(constraint)
 
         columns = []
@@ -316,7 +318,7 @@ class DatabaseSource(Source):
             column: dict[str, Any] = {
                 "name": col["name"] or " ",
                 "dataType": mapped.data_type,
-                "dataTypeDisplay": mapped.display,
+                "dataTypeDisplay": self.display_type(col["type"], mapped, inspector.dialect),
                 "dataLength": mapped.length,
                 "ordinalPosition": position,
             }
@@ -347,6 +349,9 @@ class DatabaseSource(Source):
             body["description"] = comment
         if listed in VIEW_TYPES:
             definition = inspector.get_view_definition(name, schema)
+            if definition and not definition.lstrip().lower().startswith("create"):
+                # some dialects give the query alone: make it DDL, as OpenMetadata does
+                definition = f"create view {schema}.{name} as {definition}"
             if definition:
                 body["schemaDefinition"] = definition
         return body

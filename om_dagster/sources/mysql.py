@@ -5,13 +5,14 @@ MySQL has no catalog level: OpenMetadata files its schemas under one database na
 """
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.engine import Engine, Inspector
 
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
 from om_dagster.sources.server import ServerConnection, named_types, teach_types
+from om_dagster.sources.types import ColumnType
 
 types.register({"LONGTEXT": "TEXT", "TINYTEXT": "TEXT", "MEDIUMINT": "INT", "YEAR": "YEAR"})
 # Spatial types SQLAlchemy's MySQL dialect does not reflect.
@@ -60,3 +61,7 @@ class MysqlSource(DatabaseSource):
 
     def endpoint(self) -> str:
         return self.connection.endpoint()
+
+    def display_type(self, sa_type: Any, mapped: ColumnType, dialect: Any) -> str:
+        # OpenMetadata shows MySQL types in lower case, without integer display widths
+        return mapped.display.lower()

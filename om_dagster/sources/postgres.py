@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine, Inspector
 
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
-from om_dagster.sources.server import ServerConnection, named_types, teach_types
+from om_dagster.sources.server import ServerConnection, named_types, native_display, teach_types
 
 # PostgreSQL types by SQLAlchemy class name -> OpenMetadata dataType (generic names are in types.py).
 types.register(
@@ -120,3 +120,5 @@ class PostgresSource(DatabaseSource):
 
     def endpoint(self) -> str:
         return self.connection.endpoint()
+
+    display_type = staticmethod(native_display)

@@ -4,11 +4,12 @@ from typing import Any
 
 import sqlalchemy
 from pydantic import SecretStr, field_validator
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from om_dagster.recipe import FilterPattern, Model
 from om_dagster.sources import types
+from om_dagster.sources.types import ColumnType
 
 
 class BasicAuth(Model):
@@ -78,6 +79,16 @@ class ServerConnection(Model):
         )
         args = {**connect_args, **(self.connectionArguments or {})}
         return sqlalchemy.create_engine(url, connect_args=args, pool_pre_ping=False)
+
+
+def native_display(sa_type: TypeEngine, mapped: ColumnType, dialect: Dialect) -> str:
+    """The type as the database writes it (`varchar(120)`, `integer[]`), as OpenMetadata shows
+    server types; the mapped rendering when the dialect cannot compile it.
+    """
+    try:
+        return sa_type.compile(dialect=dialect).lower().replace(", ", ",")
+    except Exception:  # e.g. a type reflected without the arguments it needs to render
+        return mapped.display
 
 
 def named_types(names: dict[str, str]) -> dict[str, type[TypeEngine]]:
