@@ -13,11 +13,12 @@ class AwsCredentials(ResourceWithBoto3Configuration):
     """Cloud credentials for AWS sources (dagster-aws's boto3 settings).
 
     A recipe's `awsConfig` wins field by field; what it leaves out comes from here, and
-    what neither sets is left to boto3's default chain (environment, profile, role).
+    what neither sets is left to boto3's default chain (environment, profile, role). Set
+    keys with `EnvVar` so they show in the UI as variable names only.
     """
 
-    def merged(self, aws_config: dict[str, Any] | None) -> dict[str, Any]:
-        """A recipe `awsConfig` with the gaps filled from this resource."""
+    def defaults(self) -> dict[str, Any]:
+        """These settings under `awsConfig`'s names, for what a recipe leaves out."""
         ours = {
             "awsAccessKeyId": self.aws_access_key_id,
             "awsSecretAccessKey": self.aws_secret_access_key,
@@ -26,6 +27,4 @@ class AwsCredentials(ResourceWithBoto3Configuration):
             "endPointURL": self.endpoint_url,
             "profileName": self.profile_name,
         }
-        merged = {k: v for k, v in ours.items() if v is not None}
-        merged.update({k: v for k, v in (aws_config or {}).items() if v is not None})
-        return merged
+        return {k: v for k, v in ours.items() if v is not None}

@@ -5,7 +5,7 @@ from typing import Any
 
 from dagster import JobDefinition, in_process_executor, job
 
-from om_dagster.ops import bulk_sink, processor, recipe_error, sink, source, stage
+from om_dagster.ops import aws_source, bulk_sink, processor, recipe_error, sink, source, stage
 from om_dagster.recipe import Recipe, RecipeError, job_name_for
 from om_dagster.resources import RecipeResource
 
@@ -40,9 +40,11 @@ def recipe_job(recipe: Recipe, resources: dict[str, Any]) -> JobDefinition:
     chain = [processor] if wf.processor else []
     chain += [sink] if wf.sink else [stage, bulk_sink]
 
+    read = aws_source if recipe.uses_aws else source
+
     @job(**options)
     def recipe_graph() -> None:
-        records = source()
+        records = read()
         for node in chain:
             records = node(records)
 

@@ -126,6 +126,19 @@ def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: Op
     return spool_step(context, step, "source", step.run(), [])
 
 
+@op(
+    out=Out(Spool),
+    # by key, not typed parameters: dagster-aws is imported only where AWS is used
+    required_resource_keys={"recipe", "openmetadata", "aws"},
+    description="Reads the recipe's AWS source, with credentials the recipe leaves out from `aws`.",
+)
+def aws_source(context: OpExecutionContext) -> Output:
+    loaded = load(context, context.resources.recipe, warn=True)
+    loaded.aws_defaults = context.resources.aws.defaults()
+    step = build_step(loaded, "source", context.resources.openmetadata)
+    return spool_step(context, step, "source", step.run(), [])
+
+
 def transform(
     context: OpExecutionContext,
     role: str,

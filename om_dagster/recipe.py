@@ -243,6 +243,8 @@ class Recipe:
         self.sidecar = sidecar
         self.warnings = warnings
         self.steps: dict[str, type[Step]] = {}  # by recipe section: source, processor, sink...
+        #: AWS settings from the `aws` resource, for what a recipe's `awsConfig` leaves out.
+        self.aws_defaults: dict[str, Any] = {}
 
     @functools.cached_property
     def secrets(self) -> frozenset[str]:

@@ -21,6 +21,8 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("source", "sqlite"): "om_dagster.sources.sqlite:SqliteSource",
     ("source", "mysql"): "om_dagster.sources.mysql:MysqlSource",
     ("source", "postgres"): "om_dagster.sources.postgres:PostgresSource",
+    ("source", "glue"): "om_dagster.sources.glue:GlueSource",
+    ("source", "dynamodb"): "om_dagster.sources.dynamodb:DynamoDBSource",
     ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",
     ("sink", "file"): "om_dagster.sinks.file:FileSink",
     ("sink", "console"): "om_dagster.sinks.console:ConsoleSink",

@@ -10,19 +10,23 @@ from om_dagster.aws import AwsCredentials
 from om_dagster.definitions import build_definitions
 from om_dagster.recipe import load_recipe
 from om_dagster.resources import OpenMetadataResource
+from om_dagster.sources.aws import AwsConfig, session
 from tests.conftest import recipe_dict, write_recipe
 
 
 def test_recipe_aws_config_wins_and_the_resource_fills_the_gaps():
-    aws = AwsCredentials(region_name="eu-west-1", aws_access_key_id="AKIARESOURCE", endpoint_url="http://x")
-    merged = aws.merged({"awsAccessKeyId": "AKIARECIPE", "awsSecretAccessKey": "s", "awsRegion": None})
-    assert merged == {
-        "awsAccessKeyId": "AKIARECIPE",
-        "awsSecretAccessKey": "s",
-        "awsRegion": "eu-west-1",
-        "endPointURL": "http://x",
-    }
-    assert AwsCredentials().merged(None) == {}  # boto3's default chain decides
+    resource = AwsCredentials(
+        region_name="eu-west-1",
+        aws_access_key_id="AKIARESOURCE",
+        aws_secret_access_key="res",
+        endpoint_url="http://x",
+    )
+    recipe_config = AwsConfig(awsAccessKeyId="AKIARECIPE", awsSecretAccessKey="rec")
+    boto, endpoint = session(recipe_config, resource.defaults())
+    credentials = boto.get_credentials()
+    assert (credentials.access_key, credentials.secret_key) == ("AKIARECIPE", "rec")
+    assert (boto.region_name, endpoint) == ("eu-west-1", "http://x")
+    assert AwsCredentials().defaults() == {}  # nothing set: boto3's default chain decides
 
 
 def test_the_token_from_the_resource_is_used_only_when_the_recipe_has_none(tmp_path, monkeypatch):

@@ -94,8 +94,8 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-class DatabaseSource(Source):
-    """What every SQLAlchemy dialect shares; subclasses give the connection specifics."""
+class MetadataSource(Source):
+    """A `DatabaseMetadata` source: its connection model, its `sourceConfig`, its service."""
 
     connection_model: ClassVar[type[Model]]
     #: `serviceType` of the database service (enum in `entity/services/databaseService.json`).
@@ -103,17 +103,11 @@ class DatabaseSource(Source):
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
-        source = recipe.workflow.source
-        self.connection = parse_model(
-            self.connection_model, source.serviceConnection.config, recipe.path, CONNECTION
-        )
-        self.source_config = parse_model(
-            DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG
-        )
+        self.connection, self.source_config = self.parse(recipe)
         self.service = recipe.service_name
 
     @classmethod
-    def check(cls, recipe: Recipe) -> list[str]:
+    def parse(cls, recipe: Recipe) -> tuple[Any, DatabaseMetadataConfig]:
         source = recipe.workflow.source
         if source.serviceConnection is None:
             raise recipe.error(
@@ -130,8 +124,17 @@ class DatabaseSource(Source):
             cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION
         )
         config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG)
+        return connection, config
+
+    @classmethod
+    def check(cls, recipe: Recipe) -> list[str]:
+        connection, config = cls.parse(recipe)
         fields = connection.unsupported_fields(CONNECTION) + config.unsupported_fields(SOURCE_CONFIG)
         return [f"{recipe.path}: {field}: not supported yet, ignored" for field in fields]
+
+
+class DatabaseSource(MetadataSource):
+    """What every SQLAlchemy dialect shares; subclasses give the connection specifics."""
 
     # --- dialect hooks ------------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class DatabaseSource(Source):
         keep: list[str] = []  # tables the source still has but does not emit this run
         for name, listed_type in self.list_tables(inspector, schema):
             if not (cfg.includeViews if listed_type in VIEW_TYPES else cfg.includeTables):
+                keep.append(name)  # still in the source: never marked deleted for being left out
                 continue
             try:
                 table_fqn = fqn.build(self.service, database, schema, name)
