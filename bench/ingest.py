@@ -4,9 +4,11 @@
     .venv/bin/python bench/ingest.py --sizes 2000 --peer /tmp/om-peer/bin/metadata
 
 Each catalog has 15 columns a table, a foreign key on every 10th table and a view
-every 25th. Every run gets a fresh stand-in server (validating bodies) in its own
-process. Printed per run: wall time (CLI start-up included), tables/s, requests the
-server received, and the peak RSS of the ingesting process. With `--peer` (the
+every 25th. With `--servers postgres,mysql` the same catalog is also built on the
+servers `.ci/services start` runs, and ingested from there. Every run gets a fresh
+stand-in server (validating bodies) in its own process. Printed per run: wall time
+(CLI start-up included), tables/s, requests the server received, and the peak RSS of
+the ingesting process. With `--peer` (the
 official `metadata` CLI of openmetadata-ingestion, see ../shared/peer/README.md) the
 same catalog goes through `metadata ingest` too, and the ratio is printed.
 """
@@ -21,7 +23,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+import sqlalchemy
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -29,54 +34,88 @@ DAGSTER = Path(sys.executable).parent / "dagster"
 COLUMNS = 15
 
 
-def build_catalog(n: int) -> Path:
+def ddl(n: int, dialect: str) -> Iterator[str]:
+    """The catalog: 15 columns a table, a foreign key every 10th table, a view every 25th."""
+    binary = {"postgres": "BYTEA"}.get(dialect, "BLOB")
+    for i in range(n):
+        if i % 25 == 24:
+            yield f"CREATE VIEW v_{i:05} AS SELECT id, c01, c02 FROM t_{i - 1:05} WHERE c01 > 0"
+            continue
+        cols = [
+            "id INTEGER PRIMARY KEY",
+            "c01 INTEGER NOT NULL",
+            "c02 VARCHAR(64)",
+            "c03 NUMERIC(12, 2)",
+            "c04 TEXT",
+            "c05 TIMESTAMP NULL",
+            "c06 DATE",
+            "c07 BOOLEAN",
+            "c08 REAL",
+            f"c09 {binary}",
+            "c10 CHAR(8)",
+            "c11 BIGINT",
+            "c12 DECIMAL(8, 3)",
+            "c13 JSON",
+        ]
+        cols.append(f"c14 INTEGER REFERENCES t_{i - 1:05} (id)" if i % 10 == 9 else "c14 INTEGER UNIQUE")
+        yield f"CREATE TABLE t_{i:05} ({', '.join(cols)})"
+
+
+def sqlite_catalog(n: int) -> dict:
     path = OUT / f"catalog_{n}.db"
-    if path.exists():
-        return path
-    OUT.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    with sqlite3.connect(tmp) as conn:
-        for i in range(n):
-            if i % 25 == 24:
-                conn.execute(f"CREATE VIEW v_{i:05} AS SELECT id, c01, c02 FROM t_{i - 1:05} WHERE c01 > 0")
-                continue
-            cols = [
-                "id INTEGER PRIMARY KEY",
-                "c01 INTEGER NOT NULL",
-                "c02 VARCHAR(64)",
-                "c03 NUMERIC(12, 2)",
-                "c04 TEXT",
-                "c05 TIMESTAMP",
-                "c06 DATE",
-                "c07 BOOLEAN",
-                "c08 REAL",
-                "c09 BLOB",
-                "c10 CHAR(8)",
-                "c11 BIGINT",
-                "c12 DECIMAL(8, 3)",
-                "c13 JSON",
-            ]
-            if i % 10 == 9:
-                cols.append(f"c14 INTEGER REFERENCES t_{i - 1:05} (id)")
-            else:
-                cols.append("c14 INTEGER UNIQUE")
-            conn.execute(f"CREATE TABLE t_{i:05} ({', '.join(cols)})")
-    conn.close()
-    tmp.rename(path)
-    return path
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        with sqlite3.connect(tmp) as conn:
+            for statement in ddl(n, "sqlite"):
+                conn.execute(statement)
+        conn.close()
+        tmp.rename(path)
+    return {"type": "sqlite", "config": {"type": "SQLite", "databaseMode": str(path), "database": "main"}}
 
 
-def recipe(db: Path, service: str, port: int) -> str:
+SERVERS = {  # kind: (services variable, SQLAlchemy scheme, admin database, connection type)
+    "postgres": ("OM_TEST_POSTGRES", "postgresql+psycopg2", "postgres", "Postgres"),
+    "mysql": ("OM_TEST_MYSQL", "mysql+pymysql", None, "Mysql"),
+}
+
+
+def server_catalog(kind: str, n: int) -> dict:
+    """A database `bench_N` on a server that `.ci/services start` runs, made anew."""
+    var, scheme, admin_db, connection_type = SERVERS[kind]
+    if var not in os.environ:
+        sys.exit(f'{kind}: {var} is unset: eval "$(.ci/services start)" first')
+    user, _, rest = os.environ[var].partition(":")
+    password, _, host_port = rest.rpartition("@")
+    host, _, port = host_port.partition(":")
+    url = sqlalchemy.URL.create(scheme, user, password, host, int(port), admin_db)
+    name = f"bench_{n}"
+    with sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    with sqlalchemy.create_engine(url.set(database=name), isolation_level="AUTOCOMMIT").connect() as conn:
+        for statement in ddl(n, kind):
+            conn.execute(sqlalchemy.text(statement))
+    config = {
+        "type": connection_type,
+        "username": user,
+        "authType": {"password": password},
+        "hostPort": host_port,
+    }
+    config |= {"database": name} if kind == "postgres" else {"databaseSchema": name}
+    only_public = {"schemaFilterPattern": {"includes": ["^public$"]}} if kind == "postgres" else {}
+    return {"type": kind, "config": config, "sourceConfig": only_public}
+
+
+def recipe(source: dict, service: str, port: int) -> str:
     return json.dumps(
         {
             "source": {
-                "type": "sqlite",
+                "type": source["type"],
                 "serviceName": service,
-                "serviceConnection": {
-                    "config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}
-                },
-                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+                "serviceConnection": {"config": source["config"]},
+                "sourceConfig": {"config": {"type": "DatabaseMetadata", **source.get("sourceConfig", {})}},
             },
             "sink": {"type": "metadata-rest", "config": {}},
             "workflowConfig": {
@@ -141,30 +180,30 @@ def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, float, int]:
     return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def run_ours(db: Path, n: int) -> dict:
+def run_ours(source: dict, n: int, label: str) -> dict:
     server = Server("1.13.0")
+    job = f"bench_{source['type']}_{n}"
     try:
-        folder = OUT / f"workflows_{n}"
+        folder = OUT / f"workflows_{job}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"bench_{n}.yaml").write_text(recipe(db, f"ours_{n}", server.port))
+        (folder / f"{job}.yaml").write_text(recipe(source, f"ours_{n}", server.port))
         env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
         env.pop("DAGSTER_HOME", None)
-        cmd = [str(DAGSTER), "job", "execute", "-m", "om_dagster", "-j", f"bench_{n}"]
-        seconds, rss, code = timed(cmd, env, OUT / f"ours_{n}.log")
-        return result("om-dagster", n, seconds, rss, code, server.stats(), OUT / f"ours_{n}.log")
+        log = OUT / f"{job}.log"
+        seconds, rss, code = timed([str(DAGSTER), "job", "execute", "-m", "om_dagster", "-j", job], env, log)
+        return result(label, n, seconds, rss, code, server.stats(), log)
     finally:
         server.stop()
 
 
-def run_peer(metadata: str, db: Path, n: int) -> dict:
+def run_peer(metadata: str, source: dict, n: int) -> dict:
     server = Server("2.0.7")
     try:
         path = OUT / f"peer_{n}.yaml"
-        path.write_text(recipe(db, f"peer_{n}", server.port))
-        seconds, rss, code = timed(
-            [metadata, "ingest", "-c", str(path)], dict(os.environ), OUT / f"peer_{n}.log"
-        )
-        return result("metadata ingest", n, seconds, rss, code, server.stats(), OUT / f"peer_{n}.log")
+        path.write_text(recipe(source, f"peer_{n}", server.port))
+        log = OUT / f"peer_{n}.log"
+        seconds, rss, code = timed([metadata, "ingest", "-c", str(path)], dict(os.environ), log)
+        return result("metadata ingest", n, seconds, rss, code, server.stats(), log)
     finally:
         server.stop()
 
@@ -211,6 +250,8 @@ def main() -> None:
     parser.add_argument(
         "--peer-sizes", default="200,2000", help="the official client needs minutes per 1,000"
     )
+    parser.add_argument("--servers", default="", help="also postgres,mysql (from `.ci/services start`)")
+    parser.add_argument("--server-size", type=int, default=2000)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     peer_sizes = {int(s) for s in args.peer_sizes.split(",")} if args.peer else set()
@@ -225,24 +266,26 @@ def main() -> None:
         )
     rows = []
     for n in sizes:
-        db = build_catalog(n)
-        rows.append(run_ours(db, n))
+        source = sqlite_catalog(n)
+        rows.append(run_ours(source, n, "om-dagster"))
         if n in peer_sizes:
-            rows.append(run_peer(args.peer, db, n))
+            rows.append(run_peer(args.peer, source, n))
+    for kind in filter(None, args.servers.split(",")):
+        rows.append(run_ours(server_catalog(kind, args.server_size), args.server_size, f"om-dagster {kind}"))
 
     print(
-        f"\n{'client':<16} {'tables':>7} {'seconds':>8} {'tables/s':>9} {'requests':>9} {'req/table':>9} "
+        f"\n{'client':<20} {'tables':>7} {'seconds':>8} {'tables/s':>9} {'requests':>9} {'req/table':>9} "
         f"{'peak RSS MiB':>12}  ok"
     )
     for r in rows:
         print(
-            f"{r['who']:<16} {r['n']:>7} {r['seconds']:>8.1f} {r['n'] / r['seconds']:>9.1f} "
+            f"{r['who']:<20} {r['n']:>7} {r['seconds']:>8.1f} {r['n'] / r['seconds']:>9.1f} "
             f"{r['requests']:>9} {r['requests'] / r['n']:>9.2f} {r['rss']:>12.0f}  "
             f"{'yes' if r['ok'] else 'NO'}"
         )
     ours = {r["n"]: r for r in rows if r["who"] == "om-dagster"}
     for r in rows:
-        if r["who"] != "om-dagster":
+        if r["who"] == "metadata ingest":
             print(
                 f"speed-up at {r['n']} tables: {r['seconds'] / ours[r['n']]['seconds']:.1f}x "
                 f"(metadata ingest {r['seconds']:.1f} s / om-dagster {ours[r['n']]['seconds']:.1f} s), "
