@@ -236,3 +236,16 @@ def test_the_official_examples_run_with_only_endpoint_and_credentials_changed(tm
     source, sink, _ = ingest(write_recipe(tmp_path / f"{name}.yaml", data))
     assert source.failure_count == 0 and sink.failure_count == 0
     assert standin.all("databaseSchemas")
+
+
+def test_assume_role_goes_through_sts(tmp_path, moto, standin):
+    glue_catalog(moto)
+    data = recipe("glue", moto, standin)
+    data["source"]["serviceConnection"]["config"]["awsConfig"]["assumeRoleArn"] = (
+        "arn:aws:iam::123456789012:role/catalog-reader"
+    )
+    source, _, _ = ingest(write_recipe(tmp_path / "glue.yaml", data))
+    assert source.failure_count == 0 and len(standin.all("tables")) == 3
+    # moto keeps the roles it was asked to assume: the walk ran on the role's keys
+    assumed = requests.get(f"{moto}/moto-api/data.json", timeout=10).json()["sts"]["AssumedRole"]
+    assert [role["role_arn"] for role in assumed] == ["arn:aws:iam::123456789012:role/catalog-reader"]
