@@ -21,6 +21,7 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("source", "sqlite"): "om_dagster.sources.sqlite:SqliteSource",
     ("source", "mysql"): "om_dagster.sources.mysql:MysqlSource",
     ("source", "postgres"): "om_dagster.sources.postgres:PostgresSource",
+    ("source", "snowflake"): "om_dagster.sources.snowflake:SnowflakeSource",
     ("source", "glue"): "om_dagster.sources.glue:GlueSource",
     ("source", "dynamodb"): "om_dagster.sources.dynamodb:DynamoDBSource",
     ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",

@@ -235,16 +235,31 @@ class DatabaseSource(MetadataSource):
         )
 
     def _reflect(self, inspector: Inspector, schema: str, names: list[str]) -> dict[str, dict[str, Any]]:
-        """Columns and constraints of many tables in one pass of multi-table reflection."""
+        """Columns and constraints of many tables in one pass of multi-table reflection.
+
+        Columns are the table: if they fail, the caller isolates the table. Keys, foreign
+        keys and comments that cannot be read are a warning naming the tables, which are
+        ingested without them.
+        """
         kw = {"schema": schema, "filter_names": names, "kind": ObjectKind.ANY}
-        parts = {
-            "columns": inspector.get_multi_columns(**kw),
-            "pk": inspector.get_multi_pk_constraint(**kw),
-            "fks": inspector.get_multi_foreign_keys(**kw),
-            "uniques": inspector.get_multi_unique_constraints(**kw),
+        optional = {
+            "pk": (inspector.get_multi_pk_constraint, "primary keys"),
+            "fks": (inspector.get_multi_foreign_keys, "foreign keys"),
+            "uniques": (inspector.get_multi_unique_constraints, "unique constraints"),
         }
         if inspector.dialect.supports_comments:
-            parts["comment"] = inspector.get_multi_table_comment(**kw)
+            optional["comment"] = (inspector.get_multi_table_comment, "comments")
+        parts = {"columns": inspector.get_multi_columns(**kw)}
+        for part, (read, what) in optional.items():
+            try:
+                parts[part] = read(**kw)
+            except Exception as err:
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                self.status.warning(
+                    f"{schema}: {shown}",
+                    f"{what} could not be read, ingested without them: "
+                    f"{type(err).__name__}: {_first_line(err)}",
+                )
         out: dict[str, dict[str, Any]] = {}
         for part, found in parts.items():
             for (_, name), value in found.items():

@@ -96,6 +96,8 @@ class ColumnType:
 
 def lookup(sa_type: sa.TypeEngine) -> str | None:
     for cls in type(sa_type).__mro__:
+        if not issubclass(cls, sa.TypeEngine):  # e.g. `object`: not a type name ("OBJECT" is one)
+            continue
         found = TYPE_MAP.get(cls.__name__.upper())
         if found:
             if found in ("TIMESTAMP", "DATETIME") and getattr(sa_type, "timezone", False):
