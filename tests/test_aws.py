@@ -249,3 +249,23 @@ def test_assume_role_goes_through_sts(tmp_path, moto, standin):
     # moto keeps the roles it was asked to assume: the walk ran on the role's keys
     assumed = requests.get(f"{moto}/moto-api/data.json", timeout=10).json()["sts"]["AssumedRole"]
     assert [role["role_arn"] for role in assumed] == ["arn:aws:iam::123456789012:role/catalog-reader"]
+
+
+def test_dynamodb_through_the_dagster_job_marks_dropped_tables_deleted(tmp_path, moto, standin):
+    dynamodb = client(moto, "dynamodb")
+    for name in ("users", "orders"):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    folder = tmp_path / "wf"
+    write_recipe(folder / "ddb.yaml", recipe("dynamodb", moto, standin))
+    job = build_definitions(folder).get_job_def("ddb")
+    assert job.execute_in_process().success
+    dynamodb.delete_table(TableName="orders")
+    assert job.execute_in_process().success
+    live = set(standin.all("tables", include_deleted=False))
+    assert live == {"dynamodb.default.default.users"}
+    assert standin.get("tables", "dynamodb.default.default.orders")["deleted"] is True

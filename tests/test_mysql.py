@@ -157,3 +157,16 @@ def test_the_official_example_runs_with_only_host_and_credentials_changed(tmp_pa
     _, sink, _ = ingest(write_recipe(tmp_path / "mysql.yaml", data))
     assert sink.failure_count == 0
     assert f"local_mysql.default.{mysql.database}.films" in standin.all("tables")
+
+
+def test_an_unreachable_host_is_one_line(tmp_path, mysql, standin):
+    data = recipe(mysql, standin)
+    data["source"]["serviceConnection"]["config"]["hostPort"] = "127.0.0.1:1"
+    with pytest.raises(StepError) as err:
+        ingest(write_recipe(tmp_path / "my.yaml", data))
+    message = str(err.value)
+    assert (
+        "at 127.0.0.1:1 as om" in message
+        and "Can't connect to MySQL server" in message
+        and "\n" not in message
+    )

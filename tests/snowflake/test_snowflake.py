@@ -103,3 +103,16 @@ def test_the_official_example_runs_with_only_the_account_changed(tmp_path, snowf
     source, sink, _ = ingest(write_recipe(tmp_path / "snowflake.yaml", data))
     assert source.failure_count == 0 and sink.failure_count == 0
     assert "snowflake.SHOP.sales.orders" in standin.all("tables")
+
+
+def test_filters_and_mark_deleted_on_snowflake(tmp_path, snowflake, standin):
+    data = recipe(standin)
+    data["source"]["sourceConfig"]["config"]["tableFilterPattern"] = {"excludes": ["^big_"]}
+    path = write_recipe(tmp_path / "snow.yaml", data)
+    ingest(path)
+    assert set(standin.all("tables")) == {"snow.SHOP.sales.customers", "snow.SHOP.sales.orders"}
+    engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh")
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("drop table SHOP.SALES.CUSTOMERS"))
+    ingest(path)
+    assert set(standin.all("tables", include_deleted=False)) == {"snow.SHOP.sales.orders"}
