@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from om_dagster import fqn
 from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import FilterPattern, Model, Recipe
-from om_dagster.sources.database import CONNECTION, MetadataSource, filtered_out
+from om_dagster.recipe import Model, Recipe
+from om_dagster.sources.database import CONNECTION, DatabaseConnection, MetadataSource, filtered_out
 from om_dagster.steps import Failure, Kind, Record, Result, StepError
 
 
@@ -38,7 +38,7 @@ class AwsConfig(Model):
     enabled: bool | None = None
 
 
-class AwsConnection(Model):
+class AwsConnection(DatabaseConnection):
     """Fields Glue and DynamoDB connections share."""
 
     unsupported = frozenset({"connectionOptions", "connectionArguments"})
@@ -47,13 +47,6 @@ class AwsConnection(Model):
     databaseName: str | None = None
     connectionOptions: dict[str, str] | None = None
     connectionArguments: dict[str, Any] | None = None
-    # Defaults for the OpenMetadata UI and capability flags: no effect on a run.
-    schemaFilterPattern: FilterPattern | None = None
-    tableFilterPattern: FilterPattern | None = None
-    databaseFilterPattern: FilterPattern | None = None
-    supportsMetadataExtraction: bool | None = None
-    supportsDBTExtraction: bool | None = None
-    supportsProfiler: bool | None = None
 
 
 def session(aws: AwsConfig, defaults: dict[str, Any]) -> tuple[boto3.Session, str | None]:

@@ -79,6 +79,27 @@ class DatabaseMetadataConfig(Model):
     jsonSchemaSampleSize: int = 10
 
 
+class DatabaseConnection(Model):
+    """What every database connection schema has that cannot change what a run ingests:
+    the OpenMetadata UI's default filter patterns and the capability flags."""
+
+    schemaFilterPattern: FilterPattern | None = None
+    tableFilterPattern: FilterPattern | None = None
+    databaseFilterPattern: FilterPattern | None = None
+    storedProcedureFilterPattern: FilterPattern | None = None
+    supportsMetadataExtraction: bool | None = None
+    supportsIncrementalMetadataExtraction: bool | None = None
+    supportsDBTExtraction: bool | None = None
+    supportsProfiler: bool | None = None
+    supportsQueryComment: bool | None = None
+    supportsViewLineageExtraction: bool | None = None
+    supportsDataDiff: bool | None = None
+    supportsUsageExtraction: bool | None = None
+    supportsLineageExtraction: bool | None = None
+    supportsDatabase: bool | None = None
+    supportsSystemProfile: bool | None = None
+
+
 def filtered_out(pattern: FilterPattern | None, name: str) -> bool:
     """OpenMetadata's rule: case-insensitive `re.match`; excludes win over includes."""
     if pattern is None:

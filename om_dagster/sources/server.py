@@ -7,8 +7,9 @@ from pydantic import SecretStr, field_validator
 from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-from om_dagster.recipe import FilterPattern, Model
+from om_dagster.recipe import Model
 from om_dagster.sources import types
+from om_dagster.sources.database import DatabaseConnection
 from om_dagster.sources.types import ColumnType
 
 
@@ -18,7 +19,7 @@ class BasicAuth(Model):
     password: SecretStr | None = None
 
 
-class ServerConnection(Model):
+class ServerConnection(DatabaseConnection):
     """Fields every server connection has (`mysqlConnection.json`, `postgresConnection.json`...)."""
 
     unsupported = frozenset({"sslConfig", "sampleDataStorageConfig"})
@@ -30,19 +31,6 @@ class ServerConnection(Model):
     connectionArguments: dict[str, Any] | None = None
     sslConfig: Any = None
     sampleDataStorageConfig: Any = None
-    # Defaults for the OpenMetadata UI and capability flags: no effect on a run.
-    schemaFilterPattern: FilterPattern | None = None
-    tableFilterPattern: FilterPattern | None = None
-    databaseFilterPattern: FilterPattern | None = None
-    storedProcedureFilterPattern: FilterPattern | None = None
-    supportsMetadataExtraction: bool | None = None
-    supportsDBTExtraction: bool | None = None
-    supportsProfiler: bool | None = None
-    supportsQueryComment: bool | None = None
-    supportsDataDiff: bool | None = None
-    supportsUsageExtraction: bool | None = None
-    supportsLineageExtraction: bool | None = None
-    supportsDatabase: bool | None = None
 
     @field_validator("authType", mode="before")
     @classmethod

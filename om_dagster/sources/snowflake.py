@@ -12,9 +12,8 @@ import sqlalchemy
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, Engine
 
-from om_dagster.recipe import FilterPattern, Model
 from om_dagster.sources import types
-from om_dagster.sources.database import CONNECTION, DatabaseSource
+from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
 from om_dagster.sources.server import native_display
 from om_dagster.steps import StepError
 
@@ -38,7 +37,7 @@ types.register(
 )
 
 
-class SnowflakeConnection(Model):
+class SnowflakeConnection(DatabaseConnection):
     """`entity/services/connections/database/snowflakeConnection.json`."""
 
     unsupported = frozenset(
@@ -73,20 +72,6 @@ class SnowflakeConnection(Model):
     # For usage and cost reports, UI defaults and capability flags: no effect on metadata.
     creditCost: float | None = None
     snowflakeSourceHost: str | None = None
-    schemaFilterPattern: FilterPattern | None = None
-    tableFilterPattern: FilterPattern | None = None
-    databaseFilterPattern: FilterPattern | None = None
-    storedProcedureFilterPattern: FilterPattern | None = None
-    supportsMetadataExtraction: bool | None = None
-    supportsIncrementalMetadataExtraction: bool | None = None
-    supportsUsageExtraction: bool | None = None
-    supportsLineageExtraction: bool | None = None
-    supportsDBTExtraction: bool | None = None
-    supportsProfiler: bool | None = None
-    supportsDatabase: bool | None = None
-    supportsQueryComment: bool | None = None
-    supportsSystemProfile: bool | None = None
-    supportsDataDiff: bool | None = None
 
 
 class SnowflakeSource(DatabaseSource):

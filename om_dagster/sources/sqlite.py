@@ -9,12 +9,11 @@ import sqlalchemy
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine, Inspector
 
-from om_dagster.recipe import FilterPattern, Model
-from om_dagster.sources.database import CONNECTION, DatabaseSource
+from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
 from om_dagster.steps import StepError
 
 
-class SQLiteConnection(Model):
+class SQLiteConnection(DatabaseConnection):
     """`entity/services/connections/database/sqliteConnection.json`."""
 
     unsupported = frozenset({"connectionOptions", "sampleDataStorageConfig"})
@@ -30,15 +29,6 @@ class SQLiteConnection(Model):
     username: str | None = None
     password: SecretStr | None = None
     hostPort: str | None = None
-    # Defaults for the OpenMetadata UI and capability flags: no effect on a run.
-    schemaFilterPattern: FilterPattern | None = None
-    tableFilterPattern: FilterPattern | None = None
-    databaseFilterPattern: FilterPattern | None = None
-    supportsMetadataExtraction: bool | None = None
-    supportsDBTExtraction: bool | None = None
-    supportsProfiler: bool | None = None
-    supportsQueryComment: bool | None = None
-    supportsViewLineageExtraction: bool | None = None
 
 
 class SqliteSource(DatabaseSource):
