@@ -16,6 +16,16 @@ log = logging.getLogger(__name__)
 WORKFLOWS_ENV = "OM_DAGSTER_WORKFLOWS_DIR"
 STRICT_ENV = "OM_DAGSTER_STRICT"
 TOKEN_ENV = "OM_DAGSTER_JWT_TOKEN"
+# The `aws` resource's fields, each from an environment variable when it is set (by EnvVar:
+# the UI shows the variable's name, never the value).
+AWS_ENV = {
+    "region_name": "OM_DAGSTER_AWS_REGION",
+    "profile_name": "OM_DAGSTER_AWS_PROFILE",
+    "endpoint_url": "OM_DAGSTER_AWS_ENDPOINT_URL",
+    "aws_access_key_id": "OM_DAGSTER_AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "OM_DAGSTER_AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "OM_DAGSTER_AWS_SESSION_TOKEN",
+}
 DEFAULT_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 
 
@@ -77,5 +87,7 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
     if any(isinstance(recipe, Recipe) and recipe.uses_aws for _, recipe in loaded):
         from om_dagster.aws import AwsCredentials  # dagster-aws is slow to import: only when used
 
-        resources["aws"] = AwsCredentials()
+        resources["aws"] = AwsCredentials(
+            **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}
+        )
     return Definitions(jobs=recipe_jobs(loaded, resources, strict), resources=resources)

@@ -1,6 +1,9 @@
 """Glue and DynamoDB end to end against a moto server (started by .ci/services) into the stand-in."""
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -269,3 +272,26 @@ def test_dynamodb_through_the_dagster_job_marks_dropped_tables_deleted(tmp_path,
     live = set(standin.all("tables", include_deleted=False))
     assert live == {"dynamodb.default.default.users"}
     assert standin.get("tables", "dynamodb.default.default.orders")["deleted"] is True
+
+
+def test_dagster_job_execute_takes_aws_keys_from_the_resource(tmp_path, moto, standin, monkeypatch):
+    glue_catalog(moto)
+    folder = tmp_path / "wf"
+    write_recipe(folder / "lake.yaml", recipe("glue", moto, standin, keys=False))
+    env = dict(
+        os.environ,
+        OM_DAGSTER_WORKFLOWS_DIR=str(folder),
+        OM_DAGSTER_AWS_ACCESS_KEY_ID="AKIATESTKEY",
+        OM_DAGSTER_AWS_SECRET_ACCESS_KEY="test-secret-key",
+    )
+    env.pop("DAGSTER_HOME", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", "lake"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
+    assert "test-secret-key" not in done.stderr + done.stdout
+    assert len(standin.all("tables")) == 3

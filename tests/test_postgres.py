@@ -1,5 +1,10 @@
 """PostgreSQL end to end on a real server (started by .ci/services) into the stand-in server."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -209,3 +214,28 @@ def test_the_official_example_runs_with_only_host_and_credentials_changed(tmp_pa
     _, sink, _ = ingest(write_recipe(tmp_path / "postgres.yaml", data))
     assert sink.failure_count == 0
     assert f"local_postgres.{postgres.database}.public.films" in standin.all("tables")
+
+
+def test_dagster_job_execute_against_postgres_twice_without_changes(tmp_path, postgres, standin):
+    run_sql(postgres, CATALOG)
+    folder = tmp_path / "wf"
+    write_recipe(folder / "pg_cli.yaml", recipe(postgres, standin))
+    env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
+    env.pop("DAGSTER_HOME", None)
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-m",
+        "om_dagster",
+        "-j",
+        "pg_cli",
+    ]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert "RUN_SUCCESS" in first.stderr, first.stderr[-2000:]
+    versions = {k: v["version"] for k, v in standin.all("tables").items()}
+    assert len(versions) == 7
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert "RUN_SUCCESS" in second.stderr, second.stderr[-2000:]
+    assert {k: v["version"] for k, v in standin.all("tables").items()} == versions
+    assert postgres.password not in first.stderr + second.stderr
