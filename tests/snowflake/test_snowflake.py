@@ -1,16 +1,26 @@
 """Snowflake through fakesnow (Snowflake's connector over DuckDB), in its own environment.
 
-Run with `.venv-snowflake/bin/pytest -o addopts= tests/snowflake` (what .ci/run does): the
+A fakesnow server on 127.0.0.1 stands in for the account. Run with
+`.venv-snowflake/bin/pytest -o addopts= tests/snowflake` (what .ci/run does): the
 Snowflake driver pins SQLAlchemy < 2.1, so these tests never run in the main venv.
 fakesnow's limits, as found: table comments are dropped, OBJECT and ARRAY read back as
 VARIANT, foreign keys cannot be reflected (its SHOW IMPORTED KEYS breaks the dialect), and
 it has no query history.
 """
 
-import fakesnow
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import sqlalchemy
 import yaml
+
+# fakesnow's `server` function: held now, as importing fakesnow.server (which it does when
+# called) replaces the package attribute with that submodule
+from fakesnow import server as fakesnow_server
 
 from om_dagster.definitions import build_definitions
 from tests.conftest import EXAMPLES, require_shared, write_recipe
@@ -27,17 +37,21 @@ create view SHOP.SALES.BIG_ORDERS as select ID, AMOUNT from SHOP.SALES.ORDERS wh
 
 
 @pytest.fixture
-def snowflake():
-    """Every Snowflake connection in the test goes to fakesnow, with the catalog made."""
-    with fakesnow.patch():
-        engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh")
+def snowflake() -> Iterator[dict]:
+    """A fakesnow server on 127.0.0.1 holding the catalog; yields the connection arguments."""
+    with fakesnow_server() as server:
+        arguments = {k: server[k] for k in ("host", "port", "protocol", "session_parameters")}
+        engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh", connect_args=arguments)
         with engine.connect() as conn:
             for statement in filter(str.strip, CATALOG.split(";")):
                 conn.execute(sqlalchemy.text(statement))
-        yield
+        yield arguments
+        with engine.connect() as conn:  # fakesnow keeps databases for the process: leave none behind
+            conn.execute(sqlalchemy.text("drop schema SHOP.SALES cascade"))
+        engine.dispose()
 
 
-def recipe(standin, **connection) -> dict:
+def recipe(standin, snowflake: dict, **connection) -> dict:
     return {
         "source": {
             "type": "snowflake",
@@ -50,6 +64,7 @@ def recipe(standin, **connection) -> dict:
                     "account": "acct",
                     "warehouse": "wh",
                     "database": "SHOP",
+                    "connectionArguments": snowflake,
                     **connection,
                 }
             },
@@ -67,7 +82,7 @@ def recipe(standin, **connection) -> dict:
 
 def test_a_snowflake_catalog_through_the_dagster_job(tmp_path, snowflake, standin):
     folder = tmp_path / "wf"
-    write_recipe(folder / "snow.yaml", recipe(standin))
+    write_recipe(folder / "snow.yaml", recipe(standin, snowflake))
     result = build_definitions(folder).get_job_def("snow").execute_in_process(raise_on_error=False)
     assert result.success  # fakesnow cannot give foreign keys: a warning, the tables still go in
     assert set(standin.all("databaseSchemas")) == {"snow.SHOP.sales"}
@@ -98,7 +113,9 @@ def test_a_snowflake_catalog_through_the_dagster_job(tmp_path, snowflake, standi
 def test_the_official_example_runs_with_only_the_account_changed(tmp_path, snowflake, standin):
     require_shared()
     data = yaml.safe_load((EXAMPLES / "snowflake.yaml").read_text())
-    data["source"]["serviceConnection"]["config"].update(account="acct", database="SHOP")
+    data["source"]["serviceConnection"]["config"].update(
+        account="acct", database="SHOP", connectionArguments=snowflake
+    )
     data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
     source, sink, _ = ingest(write_recipe(tmp_path / "snowflake.yaml", data))
     assert source.failure_count == 0 and sink.failure_count == 0
@@ -106,13 +123,32 @@ def test_the_official_example_runs_with_only_the_account_changed(tmp_path, snowf
 
 
 def test_filters_and_mark_deleted_on_snowflake(tmp_path, snowflake, standin):
-    data = recipe(standin)
+    data = recipe(standin, snowflake)
     data["source"]["sourceConfig"]["config"]["tableFilterPattern"] = {"excludes": ["^big_"]}
     path = write_recipe(tmp_path / "snow.yaml", data)
     ingest(path)
     assert set(standin.all("tables")) == {"snow.SHOP.sales.customers", "snow.SHOP.sales.orders"}
-    engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh")
+    engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh", connect_args=snowflake)
     with engine.connect() as conn:
         conn.execute(sqlalchemy.text("drop table SHOP.SALES.CUSTOMERS"))
     ingest(path)
     assert set(standin.all("tables", include_deleted=False)) == {"snow.SHOP.sales.orders"}
+
+
+def test_dagster_job_execute_against_the_fakesnow_server(tmp_path, snowflake, standin):
+    folder = tmp_path / "wf"
+    write_recipe(folder / "snow_cli.yaml", recipe(standin, snowflake))
+    env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
+    env.pop("DAGSTER_HOME", None)
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-m",
+        "om_dagster",
+        "-j",
+        "snow_cli",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
+    assert len(standin.all("tables")) == 3
