@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -96,6 +97,20 @@ def run_sql(server: Server, script: str) -> None:
     with server.engine.connect() as conn:
         for statement in filter(str.strip, script.split(";")):
             conn.execute(sqlalchemy.text(statement))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute_job(folder: Path | None, job: str, **env_extra: str) -> subprocess.CompletedProcess:
+    """`dagster job execute -m om_dagster -j JOB` in a subprocess, on recipes from `folder`
+    (the project's workflows/ when None), with a throw-away instance."""
+    env = dict(os.environ, **env_extra)
+    env.pop("DAGSTER_HOME", None)
+    if folder is not None:
+        env["OM_DAGSTER_WORKFLOWS_DIR"] = str(folder)
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", job]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def make_sqlite(path: Path, ddl: str) -> Path:

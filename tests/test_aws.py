@@ -1,9 +1,6 @@
 """Glue and DynamoDB end to end against a moto server (started by .ci/services) into the stand-in."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -13,7 +10,7 @@ import yaml
 from om_dagster.aws import AwsCredentials
 from om_dagster.definitions import build_definitions
 from om_dagster.steps import StepError
-from tests.conftest import EXAMPLES, IN_CI, require_shared, write_recipe
+from tests.conftest import EXAMPLES, IN_CI, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
 
 REGION = "us-east-1"
@@ -274,24 +271,29 @@ def test_dynamodb_through_the_dagster_job_marks_dropped_tables_deleted(tmp_path,
     assert standin.get("tables", "dynamodb.default.default.orders")["deleted"] is True
 
 
-def test_dagster_job_execute_takes_aws_keys_from_the_resource(tmp_path, moto, standin, monkeypatch):
+def test_dagster_job_execute_takes_aws_keys_from_the_resource(tmp_path, moto, standin):
     glue_catalog(moto)
     folder = tmp_path / "wf"
     write_recipe(folder / "lake.yaml", recipe("glue", moto, standin, keys=False))
-    env = dict(
-        os.environ,
-        OM_DAGSTER_WORKFLOWS_DIR=str(folder),
+    done = execute_job(
+        folder,
+        "lake",
         OM_DAGSTER_AWS_ACCESS_KEY_ID="AKIATESTKEY",
         OM_DAGSTER_AWS_SECRET_ACCESS_KEY="test-secret-key",
-    )
-    env.pop("DAGSTER_HOME", None)
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", "lake"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
     assert "test-secret-key" not in done.stderr + done.stdout
     assert len(standin.all("tables")) == 3
+
+
+def test_dynamodb_through_dagster_job_execute(tmp_path, moto, standin):
+    client(moto, "dynamodb").create_table(
+        TableName="users",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    write_recipe(tmp_path / "wf" / "ddb_cli.yaml", recipe("dynamodb", moto, standin))
+    done = execute_job(tmp_path / "wf", "ddb_cli")
+    assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
+    assert set(standin.all("tables")) == {"dynamodb.default.default.users"}

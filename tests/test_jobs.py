@@ -1,8 +1,5 @@
 """Recipes as Dagster jobs: in process, through the CLI, broken ones, secrets, plugins."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +8,8 @@ from dagster import DagsterEventType, DagsterInstance
 from om_dagster.definitions import build_definitions
 from om_dagster.ops import asset_key
 from om_dagster.recipe import RecipeError
-from tests.conftest import make_sqlite, recipe_dict, write_recipe
+from tests.conftest import execute_job, make_sqlite, recipe_dict, write_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
-DAGSTER = str(Path(sys.executable).parent / "dagster")
 DDL = """
 CREATE TABLE a (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL);
 CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));
@@ -151,22 +146,15 @@ def test_a_wrong_token_fails_the_run_with_one_line(tmp_path, folder, standin):
     assert "refused the token (401)" in message and "wrong-token" not in message
 
 
-def dagster_cli(*args, env_extra: dict, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **env_extra)
-    env.pop("DAGSTER_HOME", None)
-    return subprocess.run([DAGSTER, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_path, folder, standin):
     write_recipe(
         folder / "cli_recipe.yaml", recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url)
     )
-    env = {"OM_DAGSTER_WORKFLOWS_DIR": str(folder)}
-    first = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "cli_recipe", env_extra=env)
+    first = execute_job(folder, "cli_recipe")
     assert "RUN_SUCCESS" in first.stderr + first.stdout, first.stderr[-3000:]
     tables = {k: (v["id"], v["version"]) for k, v in standin.all("tables").items()}
     assert set(tables) == {"svc.main.main.a", "svc.main.main.b", "svc.main.main.c"}
-    second = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "cli_recipe", env_extra=env)
+    second = execute_job(folder, "cli_recipe")
     assert "RUN_SUCCESS" in second.stderr + second.stdout, second.stderr[-3000:]
     assert {k: (v["id"], v["version"]) for k, v in standin.all("tables").items()} == tables
     assert "unchanged" in second.stderr and "Workflow result: success" in second.stderr
@@ -175,7 +163,7 @@ def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_pat
 def test_the_embedded_default_job_runs_green_with_no_server(tmp_path):
     out = Path("/tmp/om_dagster/sample_sqlite.jsonl")
     out.unlink(missing_ok=True)
-    done = dagster_cli("job", "execute", "-m", "om_dagster", "-j", "sample_sqlite", env_extra={})
+    done = execute_job(None, "sample_sqlite")
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-3000:]
     names = [line.split('"name": "')[1].split('"')[0] for line in out.read_text().splitlines()]
     assert names[:3] == ["sample_sqlite", "main", "main"] and "customer_totals" in names

@@ -5,7 +5,7 @@ import yaml
 
 from om_dagster.definitions import build_definitions
 from om_dagster.steps import StepError
-from tests.conftest import EXAMPLES, require_shared, run_sql, write_recipe
+from tests.conftest import EXAMPLES, execute_job, require_shared, run_sql, write_recipe
 from tests.ingest import ingest
 
 CATALOG = """
@@ -170,3 +170,11 @@ def test_an_unreachable_host_is_one_line(tmp_path, mysql, standin):
         and "Can't connect to MySQL server" in message
         and "\n" not in message
     )
+
+
+def test_dagster_job_execute_against_mariadb(tmp_path, mysql, standin):
+    run_sql(mysql, CATALOG)
+    write_recipe(tmp_path / "wf" / "my_cli.yaml", recipe(mysql, standin))
+    done = execute_job(tmp_path / "wf", "my_cli")
+    assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
+    assert len(standin.all("tables")) == 5 and mysql.password not in done.stderr

@@ -1,16 +1,11 @@
 """PostgreSQL end to end on a real server (started by .ci/services) into the stand-in server."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
 
 from om_dagster.definitions import build_definitions
 from om_dagster.steps import StepError
-from tests.conftest import EXAMPLES, require_shared, run_sql, write_recipe
+from tests.conftest import EXAMPLES, execute_job, require_shared, run_sql, write_recipe
 from tests.ingest import ingest
 
 CATALOG = """
@@ -220,22 +215,11 @@ def test_dagster_job_execute_against_postgres_twice_without_changes(tmp_path, po
     run_sql(postgres, CATALOG)
     folder = tmp_path / "wf"
     write_recipe(folder / "pg_cli.yaml", recipe(postgres, standin))
-    env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
-    env.pop("DAGSTER_HOME", None)
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "job",
-        "execute",
-        "-m",
-        "om_dagster",
-        "-j",
-        "pg_cli",
-    ]
-    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    first = execute_job(folder, "pg_cli")
     assert "RUN_SUCCESS" in first.stderr, first.stderr[-2000:]
     versions = {k: v["version"] for k, v in standin.all("tables").items()}
     assert len(versions) == 7
-    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    second = execute_job(folder, "pg_cli")
     assert "RUN_SUCCESS" in second.stderr, second.stderr[-2000:]
     assert {k: v["version"] for k, v in standin.all("tables").items()} == versions
     assert postgres.password not in first.stderr + second.stderr

@@ -8,11 +8,7 @@ VARIANT, foreign keys cannot be reflected (its SHOW IMPORTED KEYS breaks the dia
 it has no query history.
 """
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -23,7 +19,7 @@ import yaml
 from fakesnow import server as fakesnow_server
 
 from om_dagster.definitions import build_definitions
-from tests.conftest import EXAMPLES, require_shared, write_recipe
+from tests.conftest import EXAMPLES, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
 
 CATALOG = """
@@ -136,19 +132,7 @@ def test_filters_and_mark_deleted_on_snowflake(tmp_path, snowflake, standin):
 
 
 def test_dagster_job_execute_against_the_fakesnow_server(tmp_path, snowflake, standin):
-    folder = tmp_path / "wf"
-    write_recipe(folder / "snow_cli.yaml", recipe(standin, snowflake))
-    env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
-    env.pop("DAGSTER_HOME", None)
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "job",
-        "execute",
-        "-m",
-        "om_dagster",
-        "-j",
-        "snow_cli",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    write_recipe(tmp_path / "wf" / "snow_cli.yaml", recipe(standin, snowflake))
+    done = execute_job(tmp_path / "wf", "snow_cli")
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
     assert len(standin.all("tables")) == 3
