@@ -1,13 +1,13 @@
-"""The code location: a job per recipe in the workflows folder, and the shared resources."""
+"""The code location: a job (and schedule) per recipe in the workflows folder, and the shared resources."""
 
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from dagster import Definitions, EnvVar, JobDefinition
+from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
 
-from om_dagster.jobs import broken_job, recipe_job
+from om_dagster.jobs import broken_job, recipe_job, recipe_schedule
 from om_dagster.recipe import Recipe, RecipeError, load_recipe
 from om_dagster.resources import OpenMetadataResource
 
@@ -61,21 +61,23 @@ def load_recipes(folder: Path, strict: bool = False) -> list[tuple[Path, Recipe 
 
 def recipe_jobs(
     loaded: list[tuple[Path, Recipe | RecipeError]], resources: dict[str, Any], strict: bool = False
-) -> list[JobDefinition]:
-    """A job per recipe; a broken recipe becomes a job that fails with its error."""
+) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
+    """A job per recipe (a broken recipe: a job that fails with its error), and the schedules
+    of the recipes whose sidecar has one."""
     jobs: dict[str, JobDefinition] = {}
+    schedules: list[ScheduleDefinition] = []
     for path, recipe in loaded:
         built = broken_job(path, recipe) if isinstance(recipe, RecipeError) else recipe_job(recipe, resources)
         if built.name in jobs:
-            err = RecipeError(
-                path, "", f"job name {built.name!r} is taken by another recipe: rename the file"
-            )
+            err = RecipeError(path, "", f"job name {built.name!r} is taken by another recipe: rename one")
             if strict:
                 raise err
             log.error(str(err))
             continue
         jobs[built.name] = built
-    return list(jobs.values())
+        if isinstance(recipe, Recipe) and (schedule := recipe_schedule(recipe, built)):
+            schedules.append(schedule)
+    return list(jobs.values()), schedules
 
 
 def build_definitions(folder: Path | None = None, strict: bool | None = None) -> Definitions:
@@ -90,4 +92,5 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
         resources["aws"] = AwsCredentials(
             **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}
         )
-    return Definitions(jobs=recipe_jobs(loaded, resources, strict), resources=resources)
+    jobs, schedules = recipe_jobs(loaded, resources, strict)
+    return Definitions(jobs=jobs, schedules=schedules, resources=resources)

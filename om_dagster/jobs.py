@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from dagster import JobDefinition, in_process_executor, job
+from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, in_process_executor, job
 
 from om_dagster.ops import aws_source, bulk_sink, processor, recipe_error, sink, source, stage
 from om_dagster.recipe import Recipe, RecipeError, job_name_for
@@ -65,3 +65,18 @@ def broken_job(path: Path, error: RecipeError) -> JobDefinition:
         recipe_error()
 
     return broken
+
+
+def recipe_schedule(recipe: Recipe, recipe_job: JobDefinition) -> ScheduleDefinition | None:
+    """The sidecar's `schedule`, if any: stopped unless `enabled`, so nothing runs by surprise."""
+    side = recipe.sidecar
+    if side.schedule is None:
+        return None
+    return ScheduleDefinition(
+        name=f"{recipe_job.name}_schedule",
+        job=recipe_job,
+        cron_schedule=side.schedule,
+        execution_timezone=side.timezone,
+        default_status=DefaultScheduleStatus.RUNNING if side.enabled else DefaultScheduleStatus.STOPPED,
+        description=f"{recipe.path.name} at '{side.schedule}' ({side.timezone})",
+    )
