@@ -198,6 +198,13 @@ class OpenMetadataClient:
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, name)
 
+    def put_pipeline_status(self, pipeline_fqn: str, status: dict[str, Any]) -> None:
+        """`PUT /services/ingestionPipelines/{fqn}/pipelineStatus` (upserted by `runId`)."""
+        path = f"/services/ingestionPipelines/{url_quote(pipeline_fqn)}/pipelineStatus"
+        response = self._call("PUT", path, pipeline_fqn, json=status)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, pipeline_fqn)
+
     def close(self) -> None:
         self.session.close()
 

@@ -10,6 +10,7 @@ from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
 from om_dagster.jobs import broken_job, recipe_job, recipe_schedule
 from om_dagster.recipe import Recipe, RecipeError, load_recipe
 from om_dagster.resources import OpenMetadataResource
+from om_dagster.sensors import status_sensors
 
 log = logging.getLogger(__name__)
 
@@ -93,4 +94,10 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
             **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}
         )
     jobs, schedules = recipe_jobs(loaded, resources, strict)
-    return Definitions(jobs=jobs, schedules=schedules, resources=resources)
+    reporting = {
+        recipe.job_name: path
+        for path, recipe in loaded
+        if isinstance(recipe, Recipe) and recipe.workflow.ingestionPipelineFQN
+    }
+    sensors = status_sensors(reporting, resources["openmetadata"]) if reporting else []
+    return Definitions(jobs=jobs, schedules=schedules, sensors=sensors, resources=resources)

@@ -20,6 +20,7 @@ from dagster import (
     op,
 )
 
+from om_dagster import pipeline_status
 from om_dagster.client import OpenMetadataError
 from om_dagster.recipe import Recipe, RecipeError
 from om_dagster.resources import OpenMetadataResource, RecipeResource
@@ -27,6 +28,7 @@ from om_dagster.spool import Spool
 from om_dagster.status import Status, judge, render_summary
 from om_dagster.steps import Step, StepError
 
+STATUS_REPORTED_TAG = "om/status_reported"  # the final state this run already sent to OpenMetadata
 ROLE_SECTION = {
     "source": "source",
     "processor": "processor",
@@ -100,13 +102,45 @@ def spool_step(
     )
 
 
-def finish(context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool):
-    """Judge the run by the recipe's rule, log the summary, materialize the service asset."""
+def run_started_ms(context: OpExecutionContext) -> int:
+    started = context.instance.get_run_stats(context.run_id).start_time
+    return int(started * 1000) if started else pipeline_status.now_ms()
+
+
+def report_status(
+    context: OpExecutionContext,
+    loaded: Recipe,
+    openmetadata: OpenMetadataResource,
+    state: str,
+    statuses: list[Status] = (),
+) -> None:
+    """Tell OpenMetadata how the run goes, when the recipe names its ingestion pipeline."""
+    if not loaded.workflow.ingestionPipelineFQN:
+        return
+    client = openmetadata.client(loaded)
+    try:
+        ended = state != "running"
+        warning = pipeline_status.report(
+            loaded, client, context.run_id, state, run_started_ms(context), statuses, ended=ended
+        )
+    finally:
+        client.close()
+    if warning:
+        context.log.warning(warning)
+    elif state != "running":  # the run status sensors leave this run alone
+        context.instance.add_run_tags(context.run_id, {STATUS_REPORTED_TAG: state})
+
+
+def finish(
+    context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool, openmetadata: OpenMetadataResource
+):
+    """Judge the run by the recipe's rule, log the summary, tell OpenMetadata, materialize."""
     spool.remove()
     statuses = [Status.from_dict(s) for s in spool.statuses] + [step.status]
     wf = loaded.workflow.workflowConfig
     outcome = judge(statuses, wf.successThreshold, wf.raiseOnError)
     context.log.info(render_summary(statuses, outcome))
+    report_status(context, loaded, openmetadata, outcome.state, statuses)
     metadata: dict[str, MetadataValue] = {
         "state": MetadataValue.text(outcome.state),
         "recipe": MetadataValue.path(str(loaded.path)),
@@ -122,6 +156,7 @@ def finish(context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool
 @op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
 def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: OpenMetadataResource) -> Output:
     loaded = load(context, recipe, warn=True)
+    report_status(context, loaded, openmetadata, "running")
     step = build_step(loaded, "source", openmetadata)
     return spool_step(context, step, "source", step.run(), [])
 
@@ -135,6 +170,7 @@ def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: Op
 def aws_source(context: OpExecutionContext) -> Output:
     loaded = load(context, context.resources.recipe, warn=True)
     loaded.aws_defaults = context.resources.aws.defaults()
+    report_status(context, loaded, context.resources.openmetadata, "running")
     step = build_step(loaded, "source", context.resources.openmetadata)
     return spool_step(context, step, "source", step.run(), [])
 
@@ -175,7 +211,7 @@ def write(
             step.run(records)
     except (StepError, OpenMetadataError) as err:
         raise Failure(description=loaded.mask(str(err))) from None
-    yield from finish(context, loaded, step, records)
+    yield from finish(context, loaded, step, records, openmetadata)
 
 
 @op(out=Out(Nothing), description="Writes the records with the recipe's sink.")

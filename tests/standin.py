@@ -9,6 +9,8 @@ Run it alone: `python tests/standin.py --port 8585 [--token T] [--version 1.13.0
 Tests start it in a thread (`StandIn().start()`), and can inject faults.
 """
 
+from __future__ import annotations  # annotations name `list`, which StandIn also defines
+
 import argparse
 import base64
 import copy
@@ -72,7 +74,7 @@ ServerValidator = validators.extend(Draft7Validator, {"oneOf": _first_match})
 
 
 @functools.cache
-def default_schemas() -> "Schemas":
+def default_schemas() -> Schemas:
     """The official schemas, loaded once per process."""
     return Schemas(SCHEMA_DIR)
 
@@ -133,8 +135,18 @@ COLLECTIONS = {
             "databaseSchema",
             "databaseSchemas",
         ),
+        Collection(
+            "services/ingestionPipelines",
+            "api/services/ingestionPipelines/createIngestionPipeline.json",
+            "ingestionPipeline",
+            "service",
+            "services/databaseServices",
+        ),
     )
 }
+PIPELINE_STATUS_SCHEMA = (
+    "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
+)
 LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
 
 
@@ -186,7 +198,7 @@ class StandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -312,6 +324,11 @@ class StandIn:
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
+        if collection == "services/ingestionPipelines" and tail.endswith("/pipelineStatus"):
+            if method == "PUT":
+                return 200, self.put_pipeline_status(unquote(tail[: -len("/pipelineStatus")]), body)
+            if method == "GET":
+                return 200, {"data": self.pipeline_statuses(unquote(tail[: -len("/pipelineStatus")]))}
         if method == "PUT" and tail == "":
             return self.put(collection, body)
         if method == "PUT" and tail == "bulk":
@@ -345,6 +362,9 @@ class StandIn:
         parent_ref = None
         if collection.parent_field:
             parent_fqn = body[collection.parent_field]
+            if isinstance(parent_fqn, dict):  # an entity reference (ingestion pipelines' `service`)
+                where = self.state.by_id.get(parent_fqn.get("id", ""))
+                parent_fqn = where[1] if where else parent_fqn.get("id")
             parent = self.state.entities.get(collection.parent_collection, {}).get(parent_fqn)
             if parent is None or parent.get("deleted"):
                 raise ApiError(
@@ -502,6 +522,33 @@ class StandIn:
             patched["_request"] = entity["_request"]
             self.state.entities[path][where[1]] = patched
         return _public(patched)
+
+    def put_pipeline_status(self, fqn: str, body: Any) -> dict[str, Any]:
+        """`PUT .../ingestionPipelines/{fqn}/pipelineStatus`: upserted by `runId`."""
+        if self.schemas is not None:
+            errors = self.schemas.errors(PIPELINE_STATUS_SCHEMA, body)
+            if errors:
+                raise ApiError(400, "[pipelineStatus] " + "; ".join(errors[:5]))
+        with self.state.lock:
+            pipeline = self.state.entities.get("services/ingestionPipelines", {}).get(fqn)
+            if pipeline is None:
+                raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
+            runs = pipeline.setdefault("_statuses", {})
+            runs[body["runId"]] = body
+            pipeline.setdefault("_history", []).append(body)
+        return body
+
+    def pipeline_statuses(self, fqn: str) -> list[dict[str, Any]]:
+        with self.state.lock:
+            pipeline = self.state.entities.get("services/ingestionPipelines", {}).get(fqn)
+            if pipeline is None:
+                raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
+            return list(pipeline.get("_statuses", {}).values())
+
+    def status_history(self, fqn: str) -> list[dict[str, Any]]:
+        """Every status PUT for a pipeline, in order (what tests read)."""
+        with self.state.lock:
+            return list(self.state.entities["services/ingestionPipelines"][fqn].get("_history", []))
 
     def test_connection_definition(self, fqn: str) -> dict[str, Any]:
         """The steps the official client runs before ingesting (its generic database test)."""
