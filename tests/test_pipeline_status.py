@@ -120,3 +120,24 @@ def test_a_pipeline_the_server_does_not_know_is_a_warning_not_a_failure(tmp_path
     assert any(
         "ingestionPipeline instance for svc.sqlite_metadata not found" in message for message in logged
     )
+
+
+def test_a_terminated_run_is_marked_stopped_by_the_sensor(tmp_path, standin, pipeline):
+    db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT);")
+    defs = build_definitions(folder_with(tmp_path, standin, db))
+    instance = DagsterInstance.ephemeral()
+    job = defs.get_job_def("r")
+    run = instance.create_run_for_job(job, run_id="5e1f0c3a-9d2b-4c7e-8f6a-1b2c3d4e5f60", tags=job.tags)
+    instance.report_run_canceled(run)  # what terminating a queued or running run leaves
+    canceled = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_CANCELED).records
+    sensor = next(s for s in defs.sensors if s.name == "openmetadata_stopped_runs")
+    sensor(
+        build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_event=canceled[0].event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run.run_id),
+        )
+    )
+    [status] = standin.status_history(PIPELINE)
+    assert (status["pipelineState"], status["runId"]) == ("stopped", run.run_id) and "endDate" in status
