@@ -7,16 +7,18 @@ from typing import Any
 
 from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
 
-from om_dagster.jobs import broken_job, recipe_job, recipe_schedule
-from om_dagster.recipe import Recipe, RecipeError, load_recipe
-from om_dagster.resources import OpenMetadataResource
-from om_dagster.sensors import status_sensors
+from om_dagster.jobs import MANAGED_JOB, broken_job, managed_job, recipe_job, recipe_schedule
+from om_dagster.managed import pipeline_recipe
+from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
+from om_dagster.resources import PIPELINE_TAG, ManagedRecipeResource, OpenMetadataResource
+from om_dagster.sensors import file_loader, managed_pipelines_sensor, status_sensors
 
 log = logging.getLogger(__name__)
 
 WORKFLOWS_ENV = "OM_DAGSTER_WORKFLOWS_DIR"
 STRICT_ENV = "OM_DAGSTER_STRICT"
 TOKEN_ENV = "OM_DAGSTER_JWT_TOKEN"
+SERVER_ENV = "OM_DAGSTER_SERVER_HOST_PORT"  # set: run OpenMetadata's own ingestion pipelines
 # The `aws` resource's fields, each from an environment variable when it is set (by EnvVar:
 # the UI shows the variable's name, never the value).
 AWS_ENV = {
@@ -81,6 +83,13 @@ def recipe_jobs(
     return list(jobs.values()), schedules
 
 
+def managed_server() -> OpenMetadataServerConfig:
+    """The server whose ingestion pipelines run here, read from the environment when asked."""
+    return ManagedRecipeResource(
+        host_port=os.environ[SERVER_ENV], jwt_token=os.environ.get(TOKEN_ENV)
+    ).server()
+
+
 def build_definitions(folder: Path | None = None, strict: bool | None = None) -> Definitions:
     """The code location. `strict` (default: `OM_DAGSTER_STRICT`) stops on a bad recipe."""
     strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false") if strict is None else strict
@@ -95,9 +104,17 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
         )
     jobs, schedules = recipe_jobs(loaded, resources, strict)
     reporting = {
-        recipe.job_name: path
+        recipe.job_name: file_loader(path)
         for path, recipe in loaded
         if isinstance(recipe, Recipe) and recipe.workflow.ingestionPipelineFQN
     }
-    sensors = status_sensors(reporting, resources["openmetadata"]) if reporting else []
+    sensors = []
+    if os.environ.get(SERVER_ENV):  # pipelines defined in OpenMetadata run here too
+        jobs.append(
+            managed_job(resources, ManagedRecipeResource(host_port=EnvVar(SERVER_ENV), jwt_token=token))
+        )
+        sensors.append(managed_pipelines_sensor(managed_server))
+        reporting[MANAGED_JOB] = lambda run: pipeline_recipe(managed_server(), run.tags[PIPELINE_TAG])
+    if reporting:
+        sensors += status_sensors(reporting, resources["openmetadata"])
     return Definitions(jobs=jobs, schedules=schedules, sensors=sensors, resources=resources)

@@ -7,14 +7,14 @@ from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, in
 
 from om_dagster.ops import aws_source, bulk_sink, processor, recipe_error, sink, source, stage
 from om_dagster.recipe import Recipe, RecipeError, job_name_for
-from om_dagster.resources import RecipeResource
+from om_dagster.resources import PIPELINE_TAG, ManagedRecipeResource, RecipeResource
 
 
 def job_tags(recipe: Recipe) -> dict[str, str]:
     """Tags on the job and so on every run: filter runs by recipe, service or pipeline."""
     tags = {"om/recipe": recipe.path.name, "om/service": recipe.service_name}
     if recipe.workflow.ingestionPipelineFQN:
-        tags["om/pipeline_fqn"] = recipe.workflow.ingestionPipelineFQN
+        tags[PIPELINE_TAG] = recipe.workflow.ingestionPipelineFQN
     return {**tags, **recipe.sidecar.tags}
 
 
@@ -80,3 +80,22 @@ def recipe_schedule(recipe: Recipe, recipe_job: JobDefinition) -> ScheduleDefini
         default_status=DefaultScheduleStatus.RUNNING if side.enabled else DefaultScheduleStatus.STOPPED,
         description=f"{recipe.path.name} at '{side.schedule}' ({side.timezone})",
     )
+
+
+MANAGED_JOB = "openmetadata_ingestion_pipeline"
+
+
+def managed_job(resources: dict[str, Any], recipe: ManagedRecipeResource) -> JobDefinition:
+    """One job for every ingestion pipeline defined in OpenMetadata: the run's
+    `om/pipeline_fqn` tag says which."""
+
+    @job(
+        name=MANAGED_JOB,
+        description=f"Runs an ingestion pipeline defined in OpenMetadata (the run tag {PIPELINE_TAG}).",
+        resource_defs={**resources, "recipe": recipe},
+        executor_def=in_process_executor,
+    )
+    def managed() -> None:
+        sink(source())
+
+    return managed

@@ -23,7 +23,7 @@ from dagster import (
 from om_dagster import pipeline_status
 from om_dagster.client import OpenMetadataError
 from om_dagster.recipe import Recipe, RecipeError
-from om_dagster.resources import OpenMetadataResource, RecipeResource
+from om_dagster.resources import OpenMetadataResource, RecipeSource
 from om_dagster.spool import Spool
 from om_dagster.status import Status, judge, render_summary
 from om_dagster.steps import Step, StepError
@@ -43,7 +43,7 @@ def asset_key(service: str) -> AssetKey:
     return AssetKey(["openmetadata", service])
 
 
-def load(context: OpExecutionContext, recipe: RecipeResource, warn: bool = False) -> Recipe:
+def load(context: OpExecutionContext, recipe: RecipeSource, warn: bool = False) -> Recipe:
     try:
         loaded = recipe.load()
     except RecipeError as err:
@@ -154,7 +154,7 @@ def finish(
 
 
 @op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
-def source(context: OpExecutionContext, recipe: RecipeResource, openmetadata: OpenMetadataResource) -> Output:
+def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: OpenMetadataResource) -> Output:
     loaded = load(context, recipe, warn=True)
     report_status(context, loaded, openmetadata, "running")
     step = build_step(loaded, "source", openmetadata)
@@ -179,7 +179,7 @@ def transform(
     context: OpExecutionContext,
     role: str,
     records: Spool,
-    recipe: RecipeResource,
+    recipe: RecipeSource,
     openmetadata: OpenMetadataResource,
 ) -> Output:
     """A processor or a stage: records in, records out, spooled for the next op."""
@@ -192,7 +192,7 @@ def transform(
 
 @op(out=Out(Spool), description="Passes the records through the recipe's processor.")
 def processor(
-    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+    context: OpExecutionContext, records: Spool, recipe: RecipeSource, openmetadata: OpenMetadataResource
 ) -> Output:
     return transform(context, "processor", records, recipe, openmetadata)
 
@@ -201,7 +201,7 @@ def write(
     context: OpExecutionContext,
     role: str,
     records: Spool,
-    recipe: RecipeResource,
+    recipe: RecipeSource,
     openmetadata: OpenMetadataResource,
 ):
     loaded = load(context, recipe)
@@ -216,27 +216,27 @@ def write(
 
 @op(out=Out(Nothing), description="Writes the records with the recipe's sink.")
 def sink(
-    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+    context: OpExecutionContext, records: Spool, recipe: RecipeSource, openmetadata: OpenMetadataResource
 ):
     yield from write(context, "sink", records, recipe, openmetadata)
 
 
 @op(out=Out(Spool), description="Aggregates the source's records for the bulk sink.")
 def stage(
-    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+    context: OpExecutionContext, records: Spool, recipe: RecipeSource, openmetadata: OpenMetadataResource
 ) -> Output:
     return transform(context, "stage", records, recipe, openmetadata)
 
 
 @op(out=Out(Nothing), description="Loads the staged records in bulk.")
 def bulk_sink(
-    context: OpExecutionContext, records: Spool, recipe: RecipeResource, openmetadata: OpenMetadataResource
+    context: OpExecutionContext, records: Spool, recipe: RecipeSource, openmetadata: OpenMetadataResource
 ):
     yield from write(context, "bulk_sink", records, recipe, openmetadata)
 
 
 @op(description="Stands for a recipe that does not load: fails with the recipe's error.")
-def recipe_error(recipe: RecipeResource) -> None:
+def recipe_error(recipe: RecipeSource) -> None:
     try:
         recipe.load()
     except RecipeError as err:

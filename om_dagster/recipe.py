@@ -373,21 +373,26 @@ def sidecar_path(path: Path) -> Path:
 
 
 def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
-    """Parse and check a recipe and its sidecar: the envelope, then each step's config.
+    """Parse and check a recipe file and its sidecar: the envelope, then each step's config.
 
     At definition load `strict_env` is False: an unset `${VAR}` stays literal (it may only
     exist where runs execute). A run loads with `strict_env=True`.
     """
-    from om_dagster.registry import resolve  # the registry imports recipe models
-
     path = Path(path)
     raw = expand_env(read_yaml(path), path, strict=strict_env)
-    workflow = parse_model(Workflow, raw, path)
     side_file = sidecar_path(path)
     sidecar = parse_model(Sidecar, read_yaml(side_file), side_file) if side_file.exists() else Sidecar()
+    return build_recipe(raw, path, sidecar)
 
-    warnings = [f"{path}: {field}: not supported yet, ignored" for field in workflow.unsupported_fields("")]
-    recipe = Recipe(path, workflow, sidecar, warnings)
+
+def build_recipe(raw: dict[str, Any], origin: Path, sidecar: Sidecar | None = None) -> Recipe:
+    """Check a recipe's data (from a file, or built from an OpenMetadata ingestion pipeline);
+    `origin` names it in errors."""
+    from om_dagster.registry import resolve  # the registry imports recipe models
+
+    workflow = parse_model(Workflow, raw, origin)
+    warnings = [f"{origin}: {field}: not supported yet, ignored" for field in workflow.unsupported_fields("")]
+    recipe = Recipe(origin, workflow, sidecar or Sidecar(), warnings)
 
     has_sink = workflow.sink is not None
     has_bulk = workflow.stage is not None or workflow.bulkSink is not None

@@ -1,15 +1,26 @@
 """Dagster resources: the recipe a job runs, and the OpenMetadata client (AWS: `aws.py`)."""
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
-from dagster import ConfigurableResource
-from pydantic import Field, SecretStr
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr, SecretStr
 
 from om_dagster.client import ClientSettings, OpenMetadataClient
-from om_dagster.recipe import JwtSecurityConfig, OpenMetadataServerConfig, Recipe, load_recipe
+from om_dagster.recipe import JwtSecurityConfig, OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
+
+PIPELINE_TAG = "om/pipeline_fqn"
 
 
-class RecipeResource(ConfigurableResource):
+class RecipeSource(ConfigurableResource, ABC):
+    """Where a job's recipe comes from; the ops call `load()` when a run starts."""
+
+    @abstractmethod
+    def load(self) -> Recipe:
+        """The recipe as it is now, secrets resolved in this process only."""
+
+
+class RecipeResource(RecipeSource):
     """The recipe file a job runs. Only its path is config: secrets stay in the file or env."""
 
     path: str = Field(description="Path of the OpenMetadata recipe (YAML) this job runs.")
@@ -53,3 +64,38 @@ class OpenMetadataResource(ConfigurableResource):
             backoff_factor=self.backoff_factor,
         )
         return OpenMetadataClient(self.server_config(recipe), settings)
+
+
+class ManagedRecipeResource(RecipeSource):
+    """The recipe of an ingestion pipeline defined in OpenMetadata, built when the run starts.
+
+    Which pipeline: the run's tag `om/pipeline_fqn` (the sensor and the GraphQL client set
+    it). The connection's secrets stay on the server until the run reads them.
+    """
+
+    host_port: str = Field(description="OpenMetadata API, e.g. http://localhost:8585/api.")
+    jwt_token: str | None = Field(default=None, description="Ingestion bot token. Set it with EnvVar.")
+    _pipeline_fqn: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        tags = context.dagster_run.tags if context.dagster_run else {}
+        self._pipeline_fqn = tags.get(PIPELINE_TAG)
+
+    def server(self) -> OpenMetadataServerConfig:
+        if not self.jwt_token:
+            return OpenMetadataServerConfig(hostPort=self.host_port)
+        token = {"securityConfig": {"jwtToken": self.jwt_token}}
+        return OpenMetadataServerConfig.model_validate(
+            {"hostPort": self.host_port, "authProvider": "openmetadata"} | token
+        )
+
+    def load(self) -> Recipe:
+        from om_dagster.managed import pipeline_recipe
+
+        if not self._pipeline_fqn:
+            raise RecipeError(
+                Path("openmetadata"),
+                PIPELINE_TAG,
+                f"launch this job with the run tag {PIPELINE_TAG}=<service>.<pipeline name>",
+            )
+        return pipeline_recipe(self.server(), self._pipeline_fqn)

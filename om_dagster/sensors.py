@@ -1,10 +1,13 @@
-"""Run status sensors: a run that crashes or is terminated still ends in OpenMetadata.
+"""Sensors. Run status: a run that crashes or is terminated still ends in OpenMetadata.
+Ingestion pipelines: the pipelines defined in OpenMetadata run on their schedules.
 
 The last op reports a run's final state; a run that never gets there (an op raised,
 the process died, someone terminated it) is reported here, by the daemon, as `failed`
 or `stopped`. Runs that already reported their end carry `om/status_reported`.
 """
 
+import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,29 +15,39 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
+    RunRequest,
     RunStatusSensorContext,
     SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
     run_failure_sensor,
     run_status_sensor,
+    sensor,
 )
 
 from om_dagster import pipeline_status
+from om_dagster.client import OpenMetadataClient, OpenMetadataError
+from om_dagster.jobs import MANAGED_JOB
+from om_dagster.managed import PIPELINES, due_runs
 from om_dagster.ops import STATUS_REPORTED_TAG
-from om_dagster.recipe import RecipeError, load_recipe
-from om_dagster.resources import OpenMetadataResource
+from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
+from om_dagster.resources import PIPELINE_TAG, OpenMetadataResource
+
+RecipeLoader = Callable[[DagsterRun], Recipe]
 
 
 def end_reporter(
-    recipes: dict[str, Path], openmetadata: OpenMetadataResource
+    loaders: dict[str, RecipeLoader], openmetadata: OpenMetadataResource
 ) -> Callable[[RunStatusSensorContext, DagsterRun, str], None]:
     """Report `state` as the end of `run`, if its job's recipe names an ingestion pipeline."""
 
     def report_end(context: RunStatusSensorContext, run: DagsterRun, state: str) -> None:
-        path = recipes.get(run.job_name)
-        if path is None or STATUS_REPORTED_TAG in run.tags:
+        loader = loaders.get(run.job_name)
+        if loader is None or STATUS_REPORTED_TAG in run.tags:
             return
         try:
-            recipe = load_recipe(path, strict_env=True)
+            recipe = loader(run)
         except RecipeError as err:
             context.log.warning(f"run {run.run_id}: cannot report its end to OpenMetadata: {err}")
             return
@@ -55,9 +68,15 @@ def end_reporter(
     return report_end
 
 
-def status_sensors(recipes: dict[str, Path], openmetadata: OpenMetadataResource) -> list[SensorDefinition]:
-    """`recipes`: job name -> recipe file, for the jobs whose recipe has `ingestionPipelineFQN`."""
-    report_end = end_reporter(recipes, openmetadata)
+def file_loader(path: Path) -> RecipeLoader:
+    return lambda run: load_recipe(path, strict_env=True)
+
+
+def status_sensors(
+    loaders: dict[str, RecipeLoader], openmetadata: OpenMetadataResource
+) -> list[SensorDefinition]:
+    """`loaders`: job name -> how to read a run's recipe, for jobs that report to OpenMetadata."""
+    report_end = end_reporter(loaders, openmetadata)
 
     @run_failure_sensor(
         name="openmetadata_failed_runs",
@@ -77,3 +96,33 @@ def status_sensors(recipes: dict[str, Path], openmetadata: OpenMetadataResource)
         report_end(context, context.dagster_run, "stopped")
 
     return [failed_runs, stopped_runs]
+
+
+def managed_pipelines_sensor(server: Callable[[], OpenMetadataServerConfig]) -> SensorDefinition:
+    """Launches the ingestion pipelines defined in OpenMetadata on their cron ticks; `server`
+    gives the server's config when the sensor runs (from the environment, not definitions)."""
+
+    @sensor(
+        name="openmetadata_ingestion_pipelines",
+        job_name=MANAGED_JOB,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Runs the metadata pipelines defined in OpenMetadata on their schedules "
+        "(airflowConfig.scheduleInterval), once a tick, never when disabled.",
+    )
+    def ingestion_pipelines(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        client = OpenMetadataClient(server())
+        try:
+            listed = list(client.list(PIPELINES, {"pipelineType": "metadata", "fields": "airflowConfig"}))
+        except OpenMetadataError as err:
+            return SkipReason(f"cannot list OpenMetadata's ingestion pipelines: {err}")
+        finally:
+            client.close()
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        due, seen = due_runs(listed, cursor, dt.datetime.now(dt.UTC))
+        requests = [
+            RunRequest(run_key=f"{fqn}@{tick.isoformat()}", tags={PIPELINE_TAG: fqn}) for fqn, tick in due
+        ]
+        return SensorResult(run_requests=requests, cursor=json.dumps(seen))
+
+    return ingestion_pipelines

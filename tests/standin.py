@@ -147,6 +147,7 @@ COLLECTIONS = {
 PIPELINE_STATUS_SCHEMA = (
     "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
 )
+VALUE_FILTERS = {"pipelineType"}  # list filters on a plain field
 LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
 
 
@@ -479,6 +480,7 @@ class StandIn:
                 for fqn, e in sorted(self.state.entities.get(path, {}).items())
                 if _included(e, include)
                 and all((e.get(f) or {}).get("fullyQualifiedName") == v for f, v in filters.items())
+                and all(e.get(f) == v for f, v in query.items() if f in VALUE_FILTERS)
             ]
         start = 0
         if query.get("after"):

@@ -1,0 +1,111 @@
+"""Ingestion pipelines defined in OpenMetadata, run on Dagster.
+
+`pipeline_recipe` builds a pipeline's recipe from the server's entities when its run starts
+(so secrets never enter run config); `due_runs` says which pipelines' cron ticks have come
+since the sensor last looked. No Dagster here.
+"""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from om_dagster.client import OpenMetadataClient, OpenMetadataError
+from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, build_recipe
+
+# OpenMetadata serviceType -> the recipe's source type
+SOURCE_TYPES = {
+    "SQLite": "sqlite",
+    "Mysql": "mysql",
+    "Postgres": "postgres",
+    "Snowflake": "snowflake",
+    "Glue": "glue",
+    "DynamoDB": "dynamodb",
+}
+PIPELINES = "services/ingestionPipelines"
+
+
+def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Recipe:
+    """The recipe `metadata ingest` would get from OpenMetadata's deploy of this pipeline."""
+    origin = Path(f"openmetadata:{pipeline_fqn}")
+    client = OpenMetadataClient(server)
+    try:
+        pipeline = client.get_by_name(PIPELINES, pipeline_fqn, fields="sourceConfig,airflowConfig")
+        if pipeline is None:
+            raise RecipeError(origin, "ingestionPipelineFQN", "no such ingestion pipeline on the server")
+        if pipeline.get("pipelineType") != "metadata":
+            raise RecipeError(
+                origin,
+                "pipelineType",
+                f"{pipeline.get('pipelineType')!r} pipelines are not supported yet; supported: metadata",
+            )
+        reference = pipeline["service"]
+        service = client.get_by_name(
+            "services/databaseServices", reference["fullyQualifiedName"], fields="connection"
+        )
+    except OpenMetadataError as err:
+        raise RecipeError(origin, "", f"cannot read the pipeline from OpenMetadata: {err}") from None
+    finally:
+        client.close()
+    if service is None or not (service.get("connection") or {}).get("config"):
+        raise RecipeError(origin, "service.connection", "the service has no connection the bot may read")
+    source_type = SOURCE_TYPES.get(service.get("serviceType", ""))
+    if source_type is None:
+        raise RecipeError(
+            origin, "service.serviceType", f"{service.get('serviceType')!r} is not supported yet"
+        )
+    data: dict[str, Any] = {
+        "source": {
+            "type": source_type,
+            "serviceName": service["name"],
+            "serviceConnection": {"config": service["connection"]["config"]},
+            "sourceConfig": pipeline.get("sourceConfig") or {"config": {"type": "DatabaseMetadata"}},
+        },
+        "sink": {"type": "metadata-rest", "config": {}},
+        "workflowConfig": {
+            "loggerLevel": pipeline.get("loggerLevel", "INFO"),
+            "raiseOnError": pipeline.get("raiseOnError", True),
+            "openMetadataServerConfig": server.model_dump(mode="json", exclude_none=True) | _token(server),
+        },
+        "ingestionPipelineFQN": pipeline_fqn,
+    }
+    return build_recipe(data, origin)
+
+
+def _token(server: OpenMetadataServerConfig) -> dict[str, Any]:
+    """model_dump masks SecretStr: put the token back, for this in-memory recipe only."""
+    return {"securityConfig": {"jwtToken": server.jwt_token}} if server.jwt_token else {}
+
+
+def latest_tick(cron: str, timezone: str, now: dt.datetime) -> dt.datetime | None:
+    """The last time the cron fired at or before `now`."""
+    from dagster._utils.schedules import reverse_cron_string_iterator
+
+    ticks = reverse_cron_string_iterator(
+        end_timestamp=now.timestamp(), cron_string=cron, execution_timezone=timezone
+    )
+    return next(ticks, None)
+
+
+def due_runs(
+    pipelines: list[dict[str, Any]], cursor: dict[str, float], now: dt.datetime
+) -> tuple[list[tuple[str, dt.datetime]], dict[str, float]]:
+    """(pipeline FQN, tick) to launch now, and the new cursor (last tick seen per pipeline).
+
+    A pipeline seen for the first time starts from its next tick (nothing catches up), a
+    disabled one never runs, and each tick runs once, whatever the sensor's restarts.
+    """
+    due: list[tuple[str, dt.datetime]] = []
+    new_cursor: dict[str, float] = {}
+    for pipeline in pipelines:
+        fqn = pipeline["fullyQualifiedName"]
+        cron = (pipeline.get("airflowConfig") or {}).get("scheduleInterval")
+        if not cron or pipeline.get("enabled") is False:
+            continue
+        tick = latest_tick(cron, "UTC", now)
+        if tick is None:
+            continue
+        seen = cursor.get(fqn)
+        if seen is not None and tick.timestamp() > seen:
+            due.append((fqn, tick))
+        new_cursor[fqn] = tick.timestamp()
+    return due, new_cursor

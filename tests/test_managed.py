@@ -1,0 +1,109 @@
+"""Ingestion pipelines defined in OpenMetadata, run by the generic job and launched by the sensor."""
+
+import datetime as dt
+import json
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from om_dagster.client import OpenMetadataClient
+from om_dagster.definitions import build_definitions
+from om_dagster.jobs import MANAGED_JOB
+from om_dagster.managed import due_runs, pipeline_recipe
+from om_dagster.recipe import OpenMetadataServerConfig, RecipeError
+from tests.conftest import make_sqlite
+
+UTC = dt.UTC
+
+
+@pytest.fixture
+def server(standin, tmp_path, monkeypatch):
+    """A SQLite service with its connection and two metadata pipelines on the stand-in."""
+    db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    service = om.put(
+        "services/databaseServices",
+        {
+            "name": "svc",
+            "serviceType": "SQLite",
+            "connection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
+        },
+    )
+    for name, cron in (("nightly", "0 3 * * *"), ("hourly", "0 * * * *")):
+        om.put(
+            "services/ingestionPipelines",
+            {
+                "name": name,
+                "pipelineType": "metadata",
+                "service": {"id": service["id"], "type": "databaseService"},
+                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+                "airflowConfig": {"scheduleInterval": cron},
+            },
+        )
+    monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", standin.url)
+    monkeypatch.setenv("OM_DAGSTER_WORKFLOWS_DIR", str(tmp_path / "none"))
+    (tmp_path / "none").mkdir()
+    return standin
+
+
+def test_the_generic_job_runs_a_pipeline_named_by_its_tag(server, tmp_path):
+    job = build_definitions(tmp_path / "none").get_job_def(MANAGED_JOB)
+    instance = DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, tags={"om/pipeline_fqn": "svc.nightly"})
+    assert result.success
+    assert set(server.all("tables")) == {"svc.main.main.a", "svc.main.main.b"}
+    assert [s["pipelineState"] for s in server.status_history("svc.nightly")] == ["running", "success"]
+    run = instance.get_run_by_id(result.run_id)
+    assert "svc.main" not in json.dumps(run.run_config) and "databaseMode" not in json.dumps(run.run_config)
+
+
+def test_the_generic_job_without_a_pipeline_tag_says_what_to_do(server, tmp_path):
+    job = build_definitions(tmp_path / "none").get_job_def(MANAGED_JOB)
+    result = job.execute_in_process(raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "launch this job with the run tag om/pipeline_fqn=<service>.<pipeline name>" in (
+        failure.step_failure_data.user_failure_data.description
+    )
+
+
+def test_an_unknown_pipeline_is_one_line(server, tmp_path):
+    with pytest.raises(RecipeError, match=r"openmetadata:svc.nope: ingestionPipelineFQN: no such ingestion"):
+        pipeline_recipe(OpenMetadataServerConfig(hostPort=server.url), "svc.nope")
+
+
+def pipelines(*specs):
+    return [
+        {"fullyQualifiedName": fqn, "airflowConfig": {"scheduleInterval": cron}, "enabled": enabled}
+        for fqn, cron, enabled in specs
+    ]
+
+
+def test_each_tick_runs_once_and_new_pipelines_start_at_their_next_tick():
+    listed = pipelines(("svc.hourly", "0 * * * *", True))
+    due, cursor = due_runs(listed, {}, dt.datetime(2026, 11, 22, 10, 30, tzinfo=UTC))
+    assert due == []  # first sight: no catching up
+    due, cursor = due_runs(listed, cursor, dt.datetime(2026, 11, 22, 10, 59, tzinfo=UTC))
+    assert due == []  # same tick
+    due, cursor = due_runs(listed, cursor, dt.datetime(2026, 11, 22, 11, 0, 5, tzinfo=UTC))
+    assert due == [("svc.hourly", dt.datetime(2026, 11, 22, 11, 0, tzinfo=UTC))]
+    due, cursor = due_runs(listed, cursor, dt.datetime(2026, 11, 22, 11, 1, tzinfo=UTC))
+    assert due == []  # that tick ran: the cursor (kept by the sensor across restarts) says so
+
+
+def test_disabled_or_unscheduled_pipelines_never_run():
+    listed = pipelines(("svc.off", "0 * * * *", False), ("svc.manual", None, True))
+    cursor = {"svc.off": 0.0, "svc.manual": 0.0}
+    assert due_runs(listed, cursor, dt.datetime(2026, 11, 22, 11, 0, tzinfo=UTC))[0] == []
+
+
+def test_the_sensor_launches_pipelines_whose_tick_came(server, tmp_path):
+    defs = build_definitions(tmp_path / "none")
+    sensor = next(s for s in defs.sensors if s.name == "openmetadata_ingestion_pipelines")
+    long_ago = json.dumps({"svc.nightly": 0.0, "svc.hourly": 0.0})
+    result = sensor.evaluate_tick(build_sensor_context(cursor=long_ago, instance=DagsterInstance.ephemeral()))
+    assert sorted(r.tags["om/pipeline_fqn"] for r in result.run_requests) == ["svc.hourly", "svc.nightly"]
+    assert all(r.run_key.startswith(r.tags["om/pipeline_fqn"] + "@") for r in result.run_requests)
+    again = sensor.evaluate_tick(
+        build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral())
+    )
+    assert list(again.run_requests) == []
