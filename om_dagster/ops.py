@@ -6,11 +6,13 @@ recipe's success rule, logs the summary and materializes `openmetadata/<service>
 """
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import (
     AssetKey,
     AssetMaterialization,
+    DagsterExecutionInterruptedError,
     Failure,
     MetadataValue,
     Nothing,
@@ -131,6 +133,16 @@ def report_status(
         context.instance.add_run_tags(context.run_id, {STATUS_REPORTED_TAG: state})
 
 
+@contextmanager
+def stopped_if_terminated(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadataResource):
+    """A run terminated from Dagster ends `stopped` in OpenMetadata, daemon or not."""
+    try:
+        yield
+    except DagsterExecutionInterruptedError:
+        report_status(context, loaded, openmetadata, "stopped")
+        raise
+
+
 def finish(
     context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool, openmetadata: OpenMetadataResource
 ):
@@ -157,8 +169,9 @@ def finish(
 def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: OpenMetadataResource) -> Output:
     loaded = load(context, recipe, warn=True)
     report_status(context, loaded, openmetadata, "running")
-    step = build_step(loaded, "source", openmetadata)
-    return spool_step(context, step, "source", step.run(), [])
+    with stopped_if_terminated(context, loaded, openmetadata):
+        step = build_step(loaded, "source", openmetadata)
+        return spool_step(context, step, "source", step.run(), [])
 
 
 @op(
@@ -171,8 +184,9 @@ def aws_source(context: OpExecutionContext) -> Output:
     loaded = load(context, context.resources.recipe, warn=True)
     loaded.aws_defaults = context.resources.aws.defaults()
     report_status(context, loaded, context.resources.openmetadata, "running")
-    step = build_step(loaded, "source", context.resources.openmetadata)
-    return spool_step(context, step, "source", step.run(), [])
+    with stopped_if_terminated(context, loaded, context.resources.openmetadata):
+        step = build_step(loaded, "source", context.resources.openmetadata)
+        return spool_step(context, step, "source", step.run(), [])
 
 
 def transform(
@@ -205,12 +219,13 @@ def write(
     openmetadata: OpenMetadataResource,
 ):
     loaded = load(context, recipe)
-    step = build_step(loaded, role, openmetadata)
-    try:
-        with step:
-            step.run(records)
-    except (StepError, OpenMetadataError) as err:
-        raise Failure(description=loaded.mask(str(err))) from None
+    with stopped_if_terminated(context, loaded, openmetadata):
+        step = build_step(loaded, role, openmetadata)
+        try:
+            with step:
+                step.run(records)
+        except (StepError, OpenMetadataError) as err:
+            raise Failure(description=loaded.mask(str(err))) from None
     yield from finish(context, loaded, step, records, openmetadata)
 
 

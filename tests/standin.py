@@ -186,6 +186,7 @@ class StandIn:
         # Fault injection: the next N matching requests get an error status / a dropped connection.
         self.fail_next: dict[str, int] = {}
         self.fail_status = 503
+        self.delay_next: dict[str, tuple[float, int]] = {}
         self.drop_next: dict[str, int] = {}
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -223,6 +224,10 @@ class StandIn:
     def count(self, method: str, prefix: str = "") -> int:
         return sum(n for (m, p), n in self.state.requests.items() if m == method and p.startswith(prefix))
 
+    def delay(self, method: str, path_prefix: str, seconds: float, times: int) -> None:
+        """Hold the next `times` matching requests `seconds` before answering (a slow server)."""
+        self.delay_next[f"{method} {path_prefix}"] = (seconds, times)
+
     def inject(self, kind: str, method: str, path_prefix: str, times: int, status: int = 503) -> None:
         """`kind` 'fail' answers `status`, 'drop' closes the connection without an answer."""
         self.fail_status = status
@@ -249,6 +254,7 @@ class StandIn:
                 with server.state.lock:
                     server.state.total_requests += 1
                     server.state.requests[(method, _template(path))] += 1
+                server._hold(method, path)
                 if server._take(server.drop_next, method, path):
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -295,6 +301,17 @@ class StandIn:
                 self._dispatch("PATCH")
 
         return Handler
+
+    def _hold(self, method: str, path: str) -> None:
+        with self.state.lock:
+            for key, (seconds, left) in self.delay_next.items():
+                m, prefix = key.split(" ", 1)
+                if left > 0 and m == method and path.startswith(prefix):
+                    self.delay_next[key] = (seconds, left - 1)
+                    break
+            else:
+                return
+        time.sleep(seconds)
 
     def _take(self, table: dict[str, int], method: str, path: str) -> bool:
         with self.state.lock:

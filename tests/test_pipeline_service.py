@@ -1,0 +1,163 @@
+"""The PipelineServiceClient operations against a live dagster-webserver on 127.0.0.1."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from om_dagster.client import OpenMetadataClient
+from om_dagster.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
+from om_dagster.recipe import OpenMetadataServerConfig
+from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, write_recipe
+from tests.standin import StandIn
+
+INSTANCE_YAML = """
+telemetry:
+  enabled: false
+run_coordinator:  # runs start at once, without the daemon
+  module: dagster._core.run_coordinator
+  class: DefaultRunCoordinator
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A stand-in OpenMetadata server with a SQLite service and pipelines, and a webserver on
+    workspace.yaml whose code location runs them."""
+    require_shared()
+    tmp = tmp_path_factory.mktemp("live")
+    standin = StandIn().start()
+    db = make_sqlite(tmp / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    service = om.put(
+        "services/databaseServices",
+        {
+            "name": "svc",
+            "serviceType": "SQLite",
+            "connection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
+        },
+    )
+    for name in ("nightly", "slow"):
+        om.put(
+            "services/ingestionPipelines",
+            {
+                "name": name,
+                "pipelineType": "metadata",
+                "service": {"id": service["id"], "type": "databaseService"},
+                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+                "airflowConfig": {"scheduleInterval": "0 3 * * *"},
+            },
+        )
+    folder = tmp / "wf"
+    recipe = recipe_dict(db, server_url=standin.url)
+    recipe["ingestionPipelineFQN"] = "svc.nightly"
+    write_recipe(folder / "shop.yaml", recipe)
+    write_recipe(folder / "shop.dagster.yaml", {"schedule": "0 3 * * *"})
+    home = tmp / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    port = free_port()
+    env = dict(
+        os.environ,
+        DAGSTER_HOME=str(home),
+        OM_DAGSTER_WORKFLOWS_DIR=str(folder),
+        OM_DAGSTER_SERVER_HOST_PORT=standin.url,
+    )
+    webserver = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = DagsterPipelineServiceClient("127.0.0.1", port)
+    deadline = time.monotonic() + 120
+    while client.get_service_status()["status"] != "healthy":
+        assert webserver.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
+        time.sleep(0.5)
+    yield client, standin
+    webserver.terminate()
+    webserver.wait(timeout=30)
+    standin.stop()
+
+
+def wait_for(client, fqn: str, run_id: str, states: set[str], seconds: float = 120) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = next((s["pipelineState"] for s in client.get_status(fqn) if s["runId"] == run_id), None)
+        if state in states:
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} never reached {states}")
+
+
+def test_service_status_is_healthy_with_versions(live):
+    client, _ = live
+    status = client.get_service_status()
+    assert status["status"] == "healthy" and status["platform"] == "Dagster"
+    assert status["version"] == "0.1.0" and status["dagster"].startswith("1.13")
+
+
+def test_deploy_starts_the_pipelines_sensor(live):
+    client, _ = live
+    assert client.deploy({"fullyQualifiedName": "svc.nightly", "pipelineType": "metadata"})[
+        "message"
+    ].startswith("svc.nightly deployed")
+    with pytest.raises(PipelineServiceError, match="'usage' pipelines are not supported yet"):
+        client.deploy({"fullyQualifiedName": "svc.usage", "pipelineType": "usage"})
+
+
+def test_run_then_status_and_logs(live):
+    client, standin = live
+    run_id = client.run("svc.nightly")
+    assert wait_for(client, "svc.nightly", run_id, {"success", "failed"}) == "success"
+    assert {"svc.main.main.a", "svc.main.main.b"} <= set(standin.all("tables"))
+    [entry] = [s for s in client.get_status("svc.nightly") if s["runId"] == run_id]
+    assert entry["endDate"] >= entry["startDate"]
+    logs = client.get_last_logs("svc.nightly")
+    assert "Workflow result: success" in logs["ingestion_task"] and logs["logs"] == logs["ingestion_task"]
+    assert [s["pipelineState"] for s in standin.status_history("svc.nightly")][-2:] == ["running", "success"]
+
+
+def test_toggle_starts_and_stops_the_schedule_of_recipes_reporting_to_it(live):
+    client, _ = live
+    assert client.toggle("svc.nightly", True)["message"] == "svc.nightly enabled: shop_schedule"
+    assert client.toggle("svc.nightly", False)["message"] == "svc.nightly disabled: shop_schedule"
+    assert "follows its `enabled` flag" in client.toggle("svc.slow", False)["message"]
+
+
+def test_kill_terminates_a_running_run_and_openmetadata_hears_it(live):
+    client, standin = live
+    standin.delay("GET", "/api/v1/system/version", seconds=30, times=1)  # the run waits in its sink
+    run_id = client.run("svc.slow")
+    wait_for(client, "svc.slow", run_id, {"running"})
+    assert client.kill("svc.slow")["message"] == "svc.slow: 1 run(s) terminated"
+    assert wait_for(client, "svc.slow", run_id, {"stopped", "failed"}) == "stopped"
+    assert [s["pipelineState"] for s in standin.status_history("svc.slow")] == ["running", "stopped"]
+    with pytest.raises(PipelineServiceError, match="no queued or running run to kill"):
+        client.kill("svc.slow")
+
+
+def test_delete_stops_what_runs_and_unreachable_dagster_is_unhealthy(live):
+    client, _ = live
+    assert client.delete("svc.slow")["message"] == "svc.slow deleted; 0 run(s) stopped"
+    gone = DagsterPipelineServiceClient("127.0.0.1", free_port(), timeout=2).get_service_status()
+    assert gone["status"] == "unhealthy" and "cannot reach Dagster" in gone["reason"]
