@@ -8,6 +8,8 @@ or `stopped`. Runs that already reported their end carry `om/status_reported`.
 
 import datetime as dt
 import json
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, loa
 from om_dagster.resources import PIPELINE_TAG, OpenMetadataResource
 
 RecipeLoader = Callable[[DagsterRun], Recipe]
+PATTERN_ENV = "OM_DAGSTER_PIPELINE_PATTERN"  # regex on pipeline FQNs the sensor runs
 
 
 def end_reporter(
@@ -118,6 +121,8 @@ def managed_pipelines_sensor(server: Callable[[], OpenMetadataServerConfig]) -> 
             return SkipReason(f"cannot list OpenMetadata's ingestion pipelines: {err}")
         finally:
             client.close()
+        if pattern := os.environ.get(PATTERN_ENV):  # e.g. "^prod_.*" : only some of the server's pipelines
+            listed = [p for p in listed if re.search(pattern, p["fullyQualifiedName"])]
         cursor = json.loads(context.cursor) if context.cursor else {}
         due, seen = due_runs(listed, cursor, dt.datetime.now(dt.UTC))
         requests = [

@@ -107,3 +107,15 @@ def test_the_sensor_launches_pipelines_whose_tick_came(server, tmp_path):
         build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral())
     )
     assert list(again.run_requests) == []
+
+
+def test_the_sensor_runs_only_pipelines_matching_the_pattern(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OM_DAGSTER_PIPELINE_PATTERN", r"\.nightly$")
+    sensor = next(
+        s
+        for s in build_definitions(tmp_path / "none").sensors
+        if s.name == "openmetadata_ingestion_pipelines"
+    )
+    long_ago = json.dumps({"svc.nightly": 0.0, "svc.hourly": 0.0})
+    result = sensor.evaluate_tick(build_sensor_context(cursor=long_ago, instance=DagsterInstance.ephemeral()))
+    assert [r.tags["om/pipeline_fqn"] for r in result.run_requests] == ["svc.nightly"]

@@ -24,6 +24,19 @@ run_coordinator:  # runs start at once, without the daemon
 """
 
 
+ASSET = """
+query Asset($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) {
+    ... on Asset {
+      assetMaterializations(limit: 1) {
+        runId
+        metadataEntries { label ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } }
+      }
+    }
+  }
+}"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -47,7 +60,8 @@ def live(tmp_path_factory):
             "connection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
         },
     )
-    for name in ("nightly", "slow"):
+    schedules = {"nightly": "0 3 * * *", "slow": "0 3 * * *", "minutely": "* * * * *", "by_recipe": None}
+    for name, cron in schedules.items():
         om.put(
             "services/ingestionPipelines",
             {
@@ -55,7 +69,7 @@ def live(tmp_path_factory):
                 "pipelineType": "metadata",
                 "service": {"id": service["id"], "type": "databaseService"},
                 "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-                "airflowConfig": {"scheduleInterval": "0 3 * * *"},
+                "airflowConfig": {"scheduleInterval": cron} if cron else {},
             },
         )
     folder = tmp / "wf"
@@ -63,6 +77,10 @@ def live(tmp_path_factory):
     recipe["ingestionPipelineFQN"] = "svc.nightly"
     write_recipe(folder / "shop.yaml", recipe)
     write_recipe(folder / "shop.dagster.yaml", {"schedule": "0 3 * * *"})
+    every_minute = recipe_dict(db, server_url=standin.url)
+    every_minute["ingestionPipelineFQN"] = "svc.by_recipe"
+    write_recipe(folder / "every_minute.yaml", every_minute)
+    write_recipe(folder / "every_minute.dagster.yaml", {"schedule": "* * * * *", "enabled": True})
     home = tmp / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -88,14 +106,23 @@ def live(tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # schedules and sensors need the daemon: it ticks while the other tests run
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = DagsterPipelineServiceClient("127.0.0.1", port)
     deadline = time.monotonic() + 120
     while client.get_service_status()["status"] != "healthy":
         assert webserver.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
         time.sleep(0.5)
     yield client, standin
-    webserver.terminate()
-    webserver.wait(timeout=30)
+    for process in (daemon, webserver):
+        process.terminate()
+        process.wait(timeout=60)
     standin.stop()
 
 
@@ -135,6 +162,11 @@ def test_run_then_status_and_logs(live):
     logs = client.get_last_logs("svc.nightly")
     assert "Workflow result: success" in logs["ingestion_task"] and logs["logs"] == logs["ingestion_task"]
     assert [s["pipelineState"] for s in standin.status_history("svc.nightly")][-2:] == ["running", "success"]
+    materialized = client._query(ASSET, {"key": {"path": ["openmetadata", "svc"]}})["assetOrError"]
+    [last] = materialized["assetMaterializations"]
+    entries = {e["label"]: e.get("intValue", e.get("text")) for e in last["metadataEntries"]}
+    assert last["runId"] == run_id and entries["state"] == "success"
+    assert entries["sink:metadata-rest records"] == 5
 
 
 def test_toggle_starts_and_stops_the_schedule_of_recipes_reporting_to_it(live):
@@ -161,3 +193,18 @@ def test_delete_stops_what_runs_and_unreachable_dagster_is_unhealthy(live):
     assert client.delete("svc.slow")["message"] == "svc.slow deleted; 0 run(s) stopped"
     gone = DagsterPipelineServiceClient("127.0.0.1", free_port(), timeout=2).get_service_status()
     assert gone["status"] == "unhealthy" and "cannot reach Dagster" in gone["reason"]
+
+
+def test_the_daemon_runs_a_schedule_tick_and_a_sensor_tick(live):
+    """Once for real: the recipe's every-minute schedule and the pipelines sensor both launch."""
+    client, standin = live
+    deadline = time.monotonic() + 200  # a minute boundary, plus the sensor's 60 s interval
+    while time.monotonic() < deadline:
+        scheduled = [s for s in client.get_status("svc.by_recipe") if s["pipelineState"] == "success"]
+        sensed = [s for s in client.get_status("svc.minutely") if s["pipelineState"] == "success"]
+        if scheduled and sensed:
+            break
+        time.sleep(2)
+    assert scheduled, "no run of the every-minute schedule"
+    assert sensed, f"no run launched by the pipelines sensor: {client.get_status('svc.minutely')}"
+    assert "success" in [s["pipelineState"] for s in standin.status_history("svc.minutely")]
