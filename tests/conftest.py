@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy
 import yaml
 
+from om_dagster.client import OpenMetadataClient
+from om_dagster.recipe import OpenMetadataServerConfig
 from tests.standin import SCHEMA_DIR, SHARED, StandIn
 
 EXAMPLES = SHARED / "openmetadata" / "examples"
@@ -111,6 +113,28 @@ def execute_job(folder: Path | None, job: str, **env_extra: str) -> subprocess.C
         env["OM_DAGSTER_WORKFLOWS_DIR"] = str(folder)
     command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", job]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def seed_pipelines(server_url: str, db: Path, schedules: dict[str, str | None]) -> None:
+    """A SQLite service `svc` with its connection, and a metadata ingestion pipeline per
+    name with its cron (None: no schedule), on the stand-in server."""
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=server_url))
+    connection = {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}}
+    service = om.put(
+        "services/databaseServices", {"name": "svc", "serviceType": "SQLite", "connection": connection}
+    )
+    for name, cron in schedules.items():
+        om.put(
+            "services/ingestionPipelines",
+            {
+                "name": name,
+                "pipelineType": "metadata",
+                "service": {"id": service["id"], "type": "databaseService"},
+                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+                "airflowConfig": {"scheduleInterval": cron} if cron else {},
+            },
+        )
+    om.close()
 
 
 def make_sqlite(path: Path, ddl: str) -> Path:

@@ -6,12 +6,11 @@ import json
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from om_dagster.client import OpenMetadataClient
 from om_dagster.definitions import build_definitions
 from om_dagster.jobs import MANAGED_JOB
 from om_dagster.managed import due_runs, pipeline_recipe
 from om_dagster.recipe import OpenMetadataServerConfig, RecipeError
-from tests.conftest import make_sqlite
+from tests.conftest import make_sqlite, seed_pipelines
 
 UTC = dt.UTC
 
@@ -20,26 +19,7 @@ UTC = dt.UTC
 def server(standin, tmp_path, monkeypatch):
     """A SQLite service with its connection and two metadata pipelines on the stand-in."""
     db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
-    service = om.put(
-        "services/databaseServices",
-        {
-            "name": "svc",
-            "serviceType": "SQLite",
-            "connection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
-        },
-    )
-    for name, cron in (("nightly", "0 3 * * *"), ("hourly", "0 * * * *")):
-        om.put(
-            "services/ingestionPipelines",
-            {
-                "name": name,
-                "pipelineType": "metadata",
-                "service": {"id": service["id"], "type": "databaseService"},
-                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-                "airflowConfig": {"scheduleInterval": cron},
-            },
-        )
+    seed_pipelines(standin.url, db, {"nightly": "0 3 * * *", "hourly": "0 * * * *"})
     monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", standin.url)
     monkeypatch.setenv("OM_DAGSTER_WORKFLOWS_DIR", str(tmp_path / "none"))
     (tmp_path / "none").mkdir()

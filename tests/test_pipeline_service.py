@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from om_dagster.client import OpenMetadataClient
 from om_dagster.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
-from om_dagster.recipe import OpenMetadataServerConfig
-from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, write_recipe
+from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, seed_pipelines, write_recipe
 from tests.standin import StandIn
 
 INSTANCE_YAML = """
@@ -51,27 +49,8 @@ def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
     standin = StandIn().start()
     db = make_sqlite(tmp / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
-    service = om.put(
-        "services/databaseServices",
-        {
-            "name": "svc",
-            "serviceType": "SQLite",
-            "connection": {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}},
-        },
-    )
     schedules = {"nightly": "0 3 * * *", "slow": "0 3 * * *", "minutely": "* * * * *", "by_recipe": None}
-    for name, cron in schedules.items():
-        om.put(
-            "services/ingestionPipelines",
-            {
-                "name": name,
-                "pipelineType": "metadata",
-                "service": {"id": service["id"], "type": "databaseService"},
-                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-                "airflowConfig": {"scheduleInterval": cron} if cron else {},
-            },
-        )
+    seed_pipelines(standin.url, db, schedules)
     folder = tmp / "wf"
     recipe = recipe_dict(db, server_url=standin.url)
     recipe["ingestionPipelineFQN"] = "svc.nightly"
