@@ -29,7 +29,7 @@ def require_shared() -> None:
     message = f"the OpenMetadata contract is not at {SHARED} (set OM_DAGSTER_SHARED)"
     if IN_CI:
         pytest.fail(message)
-    pytest.skip(message)
+    pytest.skip(reason=message)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def server_credentials(var: str, what: str) -> tuple[str, str, str]:
         message = f'{what} is not running here ({var} is unset): eval "$(.ci/services start)"'
         if IN_CI:
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     user, _, rest = value.partition(":")
     password, _, host_port = rest.rpartition("@")
     return user, password, host_port

@@ -25,7 +25,7 @@ def moto(monkeypatch) -> str:
         message = 'moto is not running here (OM_TEST_MOTO is unset): eval "$(.ci/services start)"'
         if IN_CI:
             pytest.fail(message)
-        pytest.skip(message)
+        pytest.skip(reason=message)
     requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
