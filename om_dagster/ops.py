@@ -13,6 +13,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterExecutionInterruptedError,
+    DagsterInstance,
     Failure,
     MetadataValue,
     Nothing,
@@ -104,9 +105,29 @@ def spool_step(
     )
 
 
-def run_started_ms(context: OpExecutionContext) -> int:
-    started = context.instance.get_run_stats(context.run_id).start_time
-    return int(started * 1000) if started else pipeline_status.now_ms()
+def send_status(
+    instance: DagsterInstance,
+    run_id: str,
+    loaded: Recipe,
+    openmetadata: OpenMetadataResource,
+    state: str,
+    statuses: list[Status] = (),
+) -> str | None:
+    """Tell OpenMetadata how run `run_id` goes, when the recipe names its ingestion pipeline;
+    a warning to log if the server would not take it. Ops and run status sensors share it."""
+    if not loaded.workflow.ingestionPipelineFQN:
+        return None
+    started = instance.get_run_stats(run_id).start_time
+    started_ms = int(started * 1000) if started else pipeline_status.now_ms()
+    ended = state != "running"
+    client = openmetadata.client(loaded)
+    try:
+        warning = pipeline_status.report(loaded, client, run_id, state, started_ms, statuses, ended=ended)
+    finally:
+        client.close()
+    if not warning and ended:  # the run status sensors leave this run alone
+        instance.add_run_tags(run_id, {STATUS_REPORTED_TAG: state})
+    return warning
 
 
 def report_status(
@@ -116,21 +137,8 @@ def report_status(
     state: str,
     statuses: list[Status] = (),
 ) -> None:
-    """Tell OpenMetadata how the run goes, when the recipe names its ingestion pipeline."""
-    if not loaded.workflow.ingestionPipelineFQN:
-        return
-    client = openmetadata.client(loaded)
-    try:
-        ended = state != "running"
-        warning = pipeline_status.report(
-            loaded, client, context.run_id, state, run_started_ms(context), statuses, ended=ended
-        )
-    finally:
-        client.close()
-    if warning:
+    if warning := send_status(context.instance, context.run_id, loaded, openmetadata, state, statuses):
         context.log.warning(warning)
-    elif state != "running":  # the run status sensors leave this run alone
-        context.instance.add_run_tags(context.run_id, {STATUS_REPORTED_TAG: state})
 
 
 @contextmanager
@@ -165,13 +173,17 @@ def finish(
     yield Output(None)
 
 
-@op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
-def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: OpenMetadataResource) -> Output:
-    loaded = load(context, recipe, warn=True)
+def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadataResource) -> Output:
+    """The source step of either source op: status `running`, then the records spooled."""
     report_status(context, loaded, openmetadata, "running")
     with stopped_if_terminated(context, loaded, openmetadata):
         step = build_step(loaded, "source", openmetadata)
         return spool_step(context, step, "source", step.run(), [])
+
+
+@op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
+def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: OpenMetadataResource) -> Output:
+    return read(context, load(context, recipe, warn=True), openmetadata)
 
 
 @op(
@@ -183,10 +195,7 @@ def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: Open
 def aws_source(context: OpExecutionContext) -> Output:
     loaded = load(context, context.resources.recipe, warn=True)
     loaded.aws_defaults = context.resources.aws.defaults()
-    report_status(context, loaded, context.resources.openmetadata, "running")
-    with stopped_if_terminated(context, loaded, context.resources.openmetadata):
-        step = build_step(loaded, "source", context.resources.openmetadata)
-        return spool_step(context, step, "source", step.run(), [])
+    return read(context, loaded, context.resources.openmetadata)
 
 
 def transform(

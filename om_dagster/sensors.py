@@ -28,11 +28,10 @@ from dagster import (
     sensor,
 )
 
-from om_dagster import pipeline_status
 from om_dagster.client import OpenMetadataClient, OpenMetadataError
 from om_dagster.jobs import MANAGED_JOB
 from om_dagster.managed import PIPELINES, due_runs
-from om_dagster.ops import STATUS_REPORTED_TAG
+from om_dagster.ops import STATUS_REPORTED_TAG, send_status
 from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
 from om_dagster.resources import PIPELINE_TAG, OpenMetadataResource
 
@@ -54,19 +53,8 @@ def end_reporter(
         except RecipeError as err:
             context.log.warning(f"run {run.run_id}: cannot report its end to OpenMetadata: {err}")
             return
-        if not recipe.workflow.ingestionPipelineFQN:
-            return
-        stats = context.instance.get_run_stats(run.run_id)
-        started = int(stats.start_time * 1000) if stats.start_time else pipeline_status.now_ms()
-        client = openmetadata.client(recipe)
-        try:
-            warning = pipeline_status.report(recipe, client, run.run_id, state, started, ended=True)
-        finally:
-            client.close()
-        if warning:
+        if warning := send_status(context.instance, run.run_id, recipe, openmetadata, state):
             context.log.warning(warning)
-        else:
-            context.instance.add_run_tags(run.run_id, {STATUS_REPORTED_TAG: state})
 
     return report_end
 

@@ -57,7 +57,9 @@ class MetadataRestSink(Sink):
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
-        self.client = metadata or OpenMetadataClient(recipe.server)
+        if metadata is None:
+            raise StepError("the metadata-rest sink needs the OpenMetadata client (`metadata`)")
+        self.client = metadata
         self.batch_size = int(config.get("bulk_sink_batch_size", 100))
         self.pending: list[tuple[dict[str, Any], bool]] = []  # (table request, existed before)
         self.schema_fqn: str | None = None

@@ -186,7 +186,7 @@ class DatabaseSource(MetadataSource):
     def connection_error(self, database: str, err: Exception) -> StepError:
         """One line: which recipe, which database where, what the driver said."""
         where = f" at {self.endpoint()}" if self.endpoint() else ""
-        said = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        said = _first_line(err)
         return StepError(
             f"{self.recipe.path}: cannot read {self.service_type} database {database!r}{where}: {said}"
         )
