@@ -141,6 +141,56 @@ def test_a_postgres_catalog_through_the_dagster_job(tmp_path, postgres, standin)
     assert tables["shop.big_orders"]["schemaDefinition"].startswith("create view shop.big_orders as  SELECT")
 
 
+KEYS_AND_PARTITIONS = """
+CREATE TABLE public.customers (id INTEGER PRIMARY KEY);
+CREATE SCHEMA crm;
+CREATE TABLE crm.customers (id INTEGER PRIMARY KEY);
+CREATE TABLE crm.contacts (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES public.customers (id),
+    crm_customer_id INTEGER REFERENCES crm.customers (id));
+CREATE TABLE crm.measurements (id BIGINT, at DATE NOT NULL, region TEXT) PARTITION BY RANGE (at, id);
+CREATE TABLE crm.measurements_2024 PARTITION OF crm.measurements
+    FOR VALUES FROM ('2024-01-01', 0) TO ('2025-01-01', 0);
+CREATE TABLE crm.measurements_2025 PARTITION OF crm.measurements
+    FOR VALUES FROM ('2025-01-01', 0) TO ('2026-01-01', 0);
+CREATE TABLE crm.by_region (id BIGINT, region TEXT) PARTITION BY LIST (region);
+CREATE TABLE crm.by_region_eu PARTITION OF crm.by_region FOR VALUES IN ('eu')
+"""
+
+
+def test_keys_to_the_default_schema_and_partitions_as_openmetadata_has_them(postgres, standin, tmp_path):
+    run_sql(postgres, KEYS_AND_PARTITIONS)
+    source, sink, _ = ingest(write_recipe(tmp_path / "pg.yaml", recipe(postgres, standin)))
+    assert source.failure_count == sink.failure_count == 0
+    db = f"pg.{postgres.database}"
+    # PostgreSQL leaves `public` (on the search path) out of the key's definition
+    contacts = standin.get("tables", f"{db}.crm.contacts")
+    assert {c["columns"][0]: c["referredColumns"] for c in contacts["tableConstraints"]} == {
+        "customer_id": [f"{db}.public.customers.id"],
+        "crm_customer_id": [f"{db}.crm.customers.id"],
+    }
+    tables = {fqn.removeprefix(f"{db}.") for fqn in standin.all("tables")}
+    assert tables == {
+        "public.customers",
+        "crm.customers",
+        "crm.contacts",
+        "crm.measurements",
+        "crm.by_region",
+    }
+    measurements = standin.get("tables", f"{db}.crm.measurements")
+    assert measurements["tableType"] == "Partitioned"
+    assert measurements["tablePartition"] == {
+        "columns": [
+            {"columnName": "at", "intervalType": "TIME-UNIT"},
+            {"columnName": "id", "intervalType": "TIME-UNIT"},
+        ]
+    }
+    by_region = standin.get("tables", f"{db}.crm.by_region")
+    assert by_region["tablePartition"] == {
+        "columns": [{"columnName": "region", "intervalType": "COLUMN-VALUE"}]
+    }
+    assert "tablePartition" not in contacts
+
+
 def test_filters_and_mark_deleted_on_postgres(tmp_path, postgres, standin):
     run_sql(postgres, CATALOG)
     path = write_recipe(

@@ -183,6 +183,10 @@ class DatabaseSource(MetadataSource):
     def prefetch(self, inspector: Inspector, schema: str, names: list[str]) -> None:
         """Read ahead what a dialect needs for a chunk of tables (default: nothing)."""
 
+    def table_extras(self, schema: str, name: str) -> dict[str, Any]:
+        """Fields of the create request that SQLAlchemy does not reflect (default: none)."""
+        return {}
+
     def connection_error(self, database: str, err: Exception) -> StepError:
         """One line: which recipe, which database where, what the driver said."""
         where = f" at {self.endpoint()}" if self.endpoint() else ""
@@ -332,7 +336,9 @@ class DatabaseSource(MetadataSource):
             constraints.append({"constraintType": "PRIMARY_KEY", "columns": pk})
         constraints += [{"constraintType": "UNIQUE", "columns": cols} for cols in uniques if len(cols) > 1]
         for fk in info.get("fks") or []:
-            ref_schema = fk.get("referred_schema") or schema
+            # SQLAlchemy's None is "the connection's default schema" (PostgreSQL leaves out a
+            # schema on the search path, e.g. `public`), not the foreign key's own schema.
+            ref_schema = fk.get("referred_schema") or inspector.default_schema_name or schema
             ref_table = fk["referred_table"]
             ref_unique = self._unique_columns(inspector, ref_schema, ref_table)
             constraint = {
@@ -387,6 +393,7 @@ class DatabaseSource(MetadataSource):
         comment = (info.get("comment") or {}).get("text")
         if comment:
             body["description"] = comment
+        body.update(self.table_extras(schema, name))
         if listed in VIEW_TYPES:
             definition = inspector.get_view_definition(name, schema)
             if definition and not definition.lstrip().lower().startswith("create"):

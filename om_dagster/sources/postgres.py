@@ -1,11 +1,13 @@
 """PostgreSQL (`type: postgres`, connection `Postgres`)."""
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy
 from sqlalchemy.engine import Engine, Inspector
 
+from om_dagster.client import OpenMetadataClient
+from om_dagster.recipe import Recipe
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
 from om_dagster.sources.server import ServerConnection, named_types, native_display, teach_types
@@ -55,10 +57,28 @@ EXTRA_TYPES = named_types(
 )
 
 
-PARTITIONED = sqlalchemy.text(
-    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = :schema AND c.relkind = 'p'"
+# Tables of a schema with their kind, as OpenMetadata lists them: the partitions of a
+# partitioned table are not tables of their own (a table with daily partitions would put
+# thousands in the catalog); its parent is, as `Partitioned`.
+RELATIONS = sqlalchemy.text(
+    "SELECT c.relname, c.relkind FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'f', 'v', 'm') AND NOT c.relispartition "
+    "ORDER BY c.relname"
 )
+RELKIND = {"r": "Regular", "p": "Partitioned", "f": "Foreign", "v": "View", "m": "MaterializedView"}
+# Partition keys of the partitioned tables of a schema, in key order (an expression key has no column).
+PARTITION_KEYS = sqlalchemy.text(
+    "SELECT c.relname, p.partstrat, a.attname "
+    "FROM pg_catalog.pg_partitioned_table p "
+    "JOIN pg_catalog.pg_class c ON c.oid = p.partrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "CROSS JOIN LATERAL unnest(p.partattrs::int2[]) WITH ORDINALITY AS k(attnum, position) "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum AND NOT a.attisdropped "
+    "WHERE n.nspname = :schema ORDER BY c.relname, k.position"
+)
+# `partstrat` -> `table.json#/definitions/partitionIntervalTypes`, as OpenMetadata's connector maps it.
+INTERVAL_TYPES = {"r": "TIME-UNIT", "l": "COLUMN-VALUE", "h": "COLUMN-VALUE"}
 
 
 class PostgresConnection(ServerConnection):
@@ -79,6 +99,10 @@ class PostgresSource(DatabaseSource):
     connection_model = PostgresConnection
     service_type = "Postgres"
     connection: PostgresConnection
+
+    def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
+        super().__init__(config, metadata, recipe)
+        self.partitions: dict[str, list[dict[str, str]]] = {}  # partition keys of the current schema
 
     def _engine(self, database: str) -> Engine:
         args = {"sslmode": self.connection.sslMode} if self.connection.sslMode else {}
@@ -106,17 +130,18 @@ class PostgresSource(DatabaseSource):
             yield name, self._engine(name)
 
     def list_tables(self, inspector: Inspector, schema: str) -> list[tuple[str, str]]:
-        # SQLAlchemy lists partitioned tables with the others and reflects no partitioning: ask.
-        partitioned = set(inspector.bind.execute(PARTITIONED, {"schema": schema}).scalars())
-        return [
-            *(
-                (n, "Partitioned" if n in partitioned else "Regular")
-                for n in inspector.get_table_names(schema)
-            ),
-            *((n, "View") for n in inspector.get_view_names(schema)),
-            *((n, "MaterializedView") for n in inspector.get_materialized_view_names(schema)),
-            *((n, "Foreign") for n in inspector.get_foreign_table_names(schema)),
-        ]
+        # SQLAlchemy lists partitions as tables and reflects no partitioning: ask the catalog.
+        bind = inspector.bind
+        self.partitions = {}
+        for table, strategy, column in bind.execute(PARTITION_KEYS, {"schema": schema}):
+            self.partitions.setdefault(table, []).append(
+                {"columnName": column, "intervalType": INTERVAL_TYPES.get(strategy, "COLUMN-VALUE")}
+            )
+        return [(name, RELKIND[kind]) for name, kind in bind.execute(RELATIONS, {"schema": schema})]
+
+    def table_extras(self, schema: str, name: str) -> dict[str, Any]:
+        keys = self.partitions.get(name)
+        return {"tablePartition": {"columns": keys}} if keys else {}
 
     def endpoint(self) -> str:
         return self.connection.endpoint()
