@@ -9,7 +9,16 @@ from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
 
 from om_dagster.jobs import MANAGED_JOB, broken_job, managed_job, recipe_job, recipe_schedule
 from om_dagster.managed import pipeline_recipe
-from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
+from om_dagster.recipe import (
+    RECIPE_SUFFIXES,
+    OpenMetadataServerConfig,
+    Recipe,
+    RecipeError,
+    is_sidecar,
+    job_name_for,
+    load_recipe,
+    name_clash,
+)
 from om_dagster.resources import PIPELINE_TAG, ManagedRecipeResource, OpenMetadataResource
 from om_dagster.sensors import file_loader, managed_pipelines_sensor, status_sensors
 
@@ -37,11 +46,13 @@ def workflows_dir() -> Path:
 
 
 def recipe_files(folder: Path) -> list[Path]:
-    """Recipes are `*.yaml` / `*.yml`; `*.dagster.yaml` sidecars are not."""
+    """Recipes are `*.yaml`, `*.yml` and `*.json` (`metadata ingest -c` reads both);
+    `*.dagster.yaml` sidecars are not."""
     if not folder.is_dir():
         raise RecipeError(folder, "", f"no such folder: set {WORKFLOWS_ENV} to the folder of your recipes")
-    files = [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
-    return sorted(p for p in files if not p.name.endswith((".dagster.yaml", ".dagster.yml")))
+    return sorted(
+        p for p in folder.iterdir() if p.suffix in RECIPE_SUFFIXES and p.is_file() and not is_sidecar(p)
+    )
 
 
 def load_recipes(folder: Path, strict: bool = False) -> list[tuple[Path, Recipe | RecipeError]]:
@@ -66,21 +77,30 @@ def recipe_jobs(
     loaded: list[tuple[Path, Recipe | RecipeError]], resources: dict[str, Any], strict: bool = False
 ) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
     """A job per recipe (a broken recipe: a job that fails with its error), and the schedules
-    of the recipes whose sidecar has one."""
-    jobs: dict[str, JobDefinition] = {}
-    schedules: list[ScheduleDefinition] = []
+    of the recipes whose sidecar has one. Files that give one job name (`shop.yaml` and
+    `shop.json`) make one broken job naming them all: which one runs must not be a guess."""
+    by_name: dict[str, list[tuple[Path, Recipe | RecipeError]]] = {}
     for path, recipe in loaded:
-        built = broken_job(path, recipe) if isinstance(recipe, RecipeError) else recipe_job(recipe, resources)
-        if built.name in jobs:
-            err = RecipeError(path, "", f"job name {built.name!r} is taken by another recipe: rename one")
+        by_name.setdefault(job_name_for(path), []).append((path, recipe))
+    jobs: list[JobDefinition] = []
+    schedules: list[ScheduleDefinition] = []
+    for same in by_name.values():
+        if len(same) > 1:
+            err = name_clash(same[0][0], [path for path, _ in same[1:]])
             if strict:
                 raise err
             log.error(str(err))
+            jobs.append(broken_job(same[0][0], err))
             continue
-        jobs[built.name] = built
-        if isinstance(recipe, Recipe) and (schedule := recipe_schedule(recipe, built)):
+        path, recipe = same[0]
+        if isinstance(recipe, RecipeError):
+            jobs.append(broken_job(path, recipe))
+            continue
+        built = recipe_job(recipe, resources)
+        jobs.append(built)
+        if schedule := recipe_schedule(recipe, built):
             schedules.append(schedule)
-    return list(jobs.values()), schedules
+    return jobs, schedules
 
 
 def managed_server() -> OpenMetadataServerConfig:

@@ -25,8 +25,8 @@ from dagster import (
 
 from om_dagster import pipeline_status
 from om_dagster.client import OpenMetadataError
-from om_dagster.recipe import Recipe, RecipeError
-from om_dagster.resources import OpenMetadataResource, RecipeSource
+from om_dagster.recipe import Recipe, RecipeError, name_clash, namesakes
+from om_dagster.resources import OpenMetadataResource, RecipeResource, RecipeSource
 from om_dagster.spool import Spool
 from om_dagster.status import Status, judge, render_summary
 from om_dagster.steps import Step, StepError
@@ -260,9 +260,12 @@ def bulk_sink(
 
 
 @op(description="Stands for a recipe that does not load: fails with the recipe's error.")
-def recipe_error(recipe: RecipeSource) -> None:
+def recipe_error(recipe: RecipeResource) -> None:
     try:
         recipe.load()
     except RecipeError as err:
         raise Failure(description=str(err)) from None
+    path = Path(recipe.path)
+    if others := namesakes(path):
+        raise Failure(description=str(name_clash(path, others)))
     raise Failure(description=f"{recipe.path} is valid now: reload the code location to run it")

@@ -7,6 +7,7 @@ reads the file, so their values never reach run config, tags or metadata.
 """
 
 import functools
+import json
 import os
 import re
 from pathlib import Path
@@ -322,18 +323,28 @@ def expand_env(value: Any, file: Path, path: str = "", strict: bool = True) -> A
     return ENV_REF.sub(sub, value)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_document(path: Path) -> dict[str, Any]:
+    """A recipe or sidecar as a mapping: JSON for `*.json` (as `metadata ingest -c` reads
+    it), YAML otherwise."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise RecipeError(path, "", f"cannot read: {err.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise RecipeError(path, "", f"invalid YAML at {where}{problem}") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RecipeError(
+                path, "", f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+            ) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise RecipeError(path, "", f"invalid YAML at {where}{problem}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -368,6 +379,31 @@ def parse_model(model: type[M], data: Any, file: Path, prefix: str = "") -> M:
         raise validation_error(file, err, prefix) from None
 
 
+RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def namesakes(path: Path) -> list[Path]:
+    """Other recipe files of the folder that would give this one's job name."""
+    name = job_name_for(path)
+    return sorted(
+        p
+        for p in path.parent.iterdir()
+        if p != path and p.suffix in RECIPE_SUFFIXES and not is_sidecar(p) and job_name_for(p) == name
+    )
+
+
+def name_clash(path: Path, others: list[Path]) -> RecipeError:
+    """`shop.yaml` beside `shop.json`: which one runs must not be a guess."""
+    listed = ", ".join(str(p) for p in others)
+    return RecipeError(
+        path, "", f"job name {job_name_for(path)!r} is also that of {listed}: rename or remove all but one"
+    )
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.endswith((".dagster.yaml", ".dagster.yml"))
+
+
 def sidecar_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.dagster.yaml")
 
@@ -379,9 +415,9 @@ def load_recipe(path: Path, strict_env: bool = False) -> Recipe:
     exist where runs execute). A run loads with `strict_env=True`.
     """
     path = Path(path)
-    raw = expand_env(read_yaml(path), path, strict=strict_env)
+    raw = expand_env(read_document(path), path, strict=strict_env)
     side_file = sidecar_path(path)
-    sidecar = parse_model(Sidecar, read_yaml(side_file), side_file) if side_file.exists() else Sidecar()
+    sidecar = parse_model(Sidecar, read_document(side_file), side_file) if side_file.exists() else Sidecar()
     return build_recipe(raw, path, sidecar)
 
 

@@ -1,5 +1,6 @@
 """Recipes as Dagster jobs: in process, through the CLI, broken ones, secrets, plugins."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,33 @@ def test_a_broken_recipe_does_not_stop_the_good_one(tmp_path, folder):
     assert expected in defs.get_job_def("broken").description
     result = run(defs, "broken")
     assert not result.success and step_failure(result).startswith(expected)
+
+
+def test_a_json_recipe_is_a_job_and_a_namesake_yaml_is_a_clear_error(tmp_path, folder):
+    sink = {"type": "file", "config": {"filename": str(tmp_path / "out.jsonl")}}
+    data = recipe_dict(tmp_path / "data" / "cat.db", sink=sink)
+    folder.mkdir()
+    (folder / "from-json.json").write_text(json.dumps(data, indent=2))
+    (folder / "twice.json").write_text(json.dumps(data))
+    write_recipe(folder / "twice.yaml", data)
+    defs = build_definitions(folder)
+    result = run(defs, "from_json")
+    assert result.success
+    assert defs.get_job_def("from_json").tags["om/recipe"] == "from-json.json"
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 6
+    clash = f"{folder / 'twice.json'}: job name 'twice' is also that of {folder / 'twice.yaml'}"
+    assert clash in defs.get_job_def("twice").description
+    result = run(defs, "twice")
+    assert not result.success and step_failure(result).startswith(clash)
+    with pytest.raises(RecipeError, match="job name 'twice' is also that of"):
+        build_definitions(folder, strict=True)
+
+
+def test_invalid_json_names_the_line(tmp_path, folder):
+    folder.mkdir()
+    (folder / "bad.json").write_text('{\n  "source": {\n    "type": "sqlite",\n  }\n}\n')
+    defs = build_definitions(folder)
+    assert f"{folder / 'bad.json'}: invalid JSON at line 4, column 3" in defs.get_job_def("bad").description
 
 
 def test_strict_mode_stops_loading_at_the_broken_recipe(tmp_path, folder):
