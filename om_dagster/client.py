@@ -6,7 +6,7 @@ so sending it twice is harmless; a POST is never retried. Errors are one line th
 names the call and the entity, never a header value.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +48,15 @@ class ClientSettings:
 
 @dataclass
 class BulkResult:
-    """`type/bulkOperationResult.json`, reduced to what the sink counts."""
+    """`type/bulkOperationResult.json`, reduced to what the sink counts: entities by FQN.
 
-    succeeded: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    The server names each entity of its answer by its fully qualified name, a string
+    (`EntityRepository`'s bulk path builds each `BulkResponse` from the entity's FQN), not
+    by the request body.
+    """
+
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (fqn, the server's message)
 
 
 class OpenMetadataClient:
@@ -152,19 +157,37 @@ class OpenMetadataClient:
             raise self._fail(response, "PUT", path, name)
         return response.json()
 
-    def bulk_put(self, collection: str, bodies: list[dict[str, Any]]) -> BulkResult:
-        """`PUT /{collection}/bulk`: one call for many creates; each item succeeds or fails."""
+    def bulk_put(
+        self, collection: str, bodies: list[dict[str, Any]], fqn_of: Callable[[dict[str, Any]], str]
+    ) -> BulkResult:
+        """`PUT /{collection}/bulk`: one call for many creates; each item succeeds or fails.
+
+        Each answer names its entity by FQN; an answer that carries a request body instead
+        (as other servers might) is named by `fqn_of(body)`.
+        """
         path = f"/{collection}/bulk"
         what = f"{len(bodies)} {collection}"
         response = self._call("PUT", path, what, params={"async": "false"}, json=bodies)
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, what)
         data = response.json()
+        if not isinstance(data, dict):
+            raise OpenMetadataError(f"PUT {path} ({what}): expected a BulkOperationResult, got {data!r:.200}")
+
+        def name(item: Any) -> str:
+            request = item.get("request") if isinstance(item, dict) else None
+            if isinstance(request, str) and request:
+                return request
+            if isinstance(request, dict) and request.get("name"):
+                return fqn_of(request)
+            return "?"
+
         result = BulkResult()
         for item in data.get("successRequest") or []:
-            result.succeeded.append(item.get("request") or {})
+            result.succeeded.append(name(item))
         for item in data.get("failedRequest") or []:
-            result.failed.append((item.get("request") or {}, str(item.get("message", "no message"))))
+            message = item.get("message") if isinstance(item, dict) else None
+            result.failed.append((name(item), str(message or "no message")))
         return result
 
     def list(
@@ -191,12 +214,6 @@ class OpenMetadataClient:
         response = self._call("DELETE", path, name, params=params)
         if response.status_code not in (200, 204, 404):
             raise self._fail(response, "DELETE", path, name)
-
-    def restore(self, collection: str, entity_id: str, name: str) -> None:
-        path = f"/{collection}/restore"
-        response = self._call("PUT", path, name, json={"id": entity_id})
-        if response.status_code not in (200, 201):
-            raise self._fail(response, "PUT", path, name)
 
     def put_pipeline_status(self, pipeline_fqn: str, status: dict[str, Any]) -> None:
         """`PUT /services/ingestionPipelines/{fqn}/pipelineStatus` (upserted by `runId`)."""

@@ -5,6 +5,11 @@ FQN, create-or-update PUT, bulk PUT, paged lists, soft delete and restore, Beare
 auth, and it validates every request body against the official JSON Schemas in
 `../shared/openmetadata/schema`, answering 400 like the server does.
 
+Every answer follows the OpenMetadata server's source (openmetadata-service), named beside
+the method that gives it; where the server's answer is not what a client would guess, the
+method says so. Request bodies are validated against the schemas, so the messages of 400s
+are jsonschema's, in the server's `[field message]` form, not the server's own words.
+
 Run it alone: `python tests/standin.py --port 8585 [--token T] [--version 1.13.0]`.
 Tests start it in a thread (`StandIn().start()`), and can inject faults.
 """
@@ -179,7 +184,9 @@ class StandIn:
     def __init__(
         self, port: int = 0, token: str | None = None, version: str = "1.13.0", validate: bool = True
     ) -> None:
-        self.token = token
+        self.token = token  # a bot's (the ingestion bot's): sees connection secrets
+        self.user_tokens: set[str] = set()  # people's tokens: passwords masked, as for non-bots
+        self.fail_writes: set[str] = set()  # FQNs whose store fails inside a bulk call
         self.version = version
         self.schemas = default_schemas() if validate else None
         self.state = State()
@@ -263,14 +270,11 @@ class StandIn:
                     status = server.fail_status
                     return self._send(status, {"code": status, "message": f"HTTP {status} (injected)"})
                 try:
-                    if (
-                        server.token
-                        and not path.startswith("/api/v1/system/version")
-                        and self.headers.get("Authorization") != f"Bearer {server.token}"
-                    ):
-                        raise ApiError(401, "Not Authorized! Token is invalid or missing")
+                    bot = server._authenticate(path, self.headers.get("Authorization"))
                     body = json.loads(raw) if raw else None
                     status, payload = server.route(method, path, query, body)
+                    if not bot:
+                        payload = _masked(payload)
                 except ApiError as err:
                     status, payload = err.code, {"code": err.code, "message": err.message}
                 except json.JSONDecodeError as err:
@@ -301,6 +305,20 @@ class StandIn:
                 self._dispatch("PATCH")
 
         return Handler
+
+    def _authenticate(self, path: str, header: str | None) -> bool:
+        """Whether the caller is a bot (`JwtFilter`: `v1/system/version` needs no token; its
+        401 texts). Without a token configured, every caller is a bot (`NoopAuthorizer`)."""
+        if not self.token or path.startswith("/api/v1/system/version"):
+            return True
+        if not header or not header.startswith("Bearer "):
+            raise ApiError(401, "Not Authorized! Token not present")
+        given = header.removeprefix("Bearer ")
+        if given == self.token:
+            return True
+        if given in self.user_tokens:
+            return False
+        raise ApiError(401, "Not Authorized! Invalid token.")
 
     def _hold(self, method: str, path: str) -> None:
         with self.state.lock:
@@ -344,7 +362,7 @@ class StandIn:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
         if collection == "services/ingestionPipelines" and tail.endswith("/pipelineStatus"):
             if method == "PUT":
-                return 200, self.put_pipeline_status(unquote(tail[: -len("/pipelineStatus")]), body)
+                return 201, self.put_pipeline_status(unquote(tail[: -len("/pipelineStatus")]), body)
             if method == "GET":
                 return 200, {"data": self.pipeline_statuses(unquote(tail[: -len("/pipelineStatus")]))}
         if method == "PUT" and tail == "":
@@ -368,48 +386,55 @@ class StandIn:
     # --- entities -----------------------------------------------------------------------
 
     def _validate(self, collection: Collection, body: Any) -> None:
+        """`@Valid Create*`: a 400 listing the violations (`ConstraintViolationExceptionMapper`)."""
         if self.schemas is None:
             return
         errors = self.schemas.errors(collection.create_schema, body)
         if errors:
-            raise ApiError(400, f"[{collection.create_schema}] " + "; ".join(errors[:5]))
+            raise ApiError(400, "[" + ", ".join(errors[:5]) + "]")
 
-    def _upsert(self, collection: Collection, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _prepare(self, collection: Collection, body: Any) -> tuple[str, dict[str, Any] | None]:
+        """The FQN a create request gets and its parent, or ApiError: the checks before a write
+        (`EntityResource` validation, then `EntityRepository.prepare`: the parent must exist)."""
         self._validate(collection, body)
         name = body["name"]
-        parent_ref = None
-        if collection.parent_field:
-            parent_fqn = body[collection.parent_field]
-            if isinstance(parent_fqn, dict):  # an entity reference (ingestion pipelines' `service`)
-                where = self.state.by_id.get(parent_fqn.get("id", ""))
-                parent_fqn = where[1] if where else parent_fqn.get("id")
-            parent = self.state.entities.get(collection.parent_collection, {}).get(parent_fqn)
-            if parent is None or parent.get("deleted"):
-                raise ApiError(
-                    404,
-                    f"{COLLECTIONS[collection.parent_collection].entity_type} instance for "
-                    f"{parent_fqn} not found",
-                )
-            fqn = f"{parent['fullyQualifiedName']}.{quote_part(name)}"
-            parent_ref = parent
-        else:
-            fqn = quote_part(name)
+        if not collection.parent_field:
+            return quote_part(name), None
+        parent_fqn = body[collection.parent_field]
+        if isinstance(parent_fqn, dict):  # an entity reference (ingestion pipelines' `service`)
+            where = self.state.by_id.get(parent_fqn.get("id", ""))
+            parent_fqn = where[1] if where else parent_fqn.get("id")
+        parent = self.state.entities.get(collection.parent_collection, {}).get(parent_fqn)
+        if parent is None or parent.get("deleted"):
+            kind = COLLECTIONS[collection.parent_collection].entity_type
+            raise ApiError(404, f"{kind} instance for {parent_fqn} not found")
+        return f"{parent['fullyQualifiedName']}.{quote_part(name)}", parent
+
+    def _store(
+        self, collection: Collection, body: dict[str, Any], fqn: str, parent: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any]]:
+        """Create (201) or update (200) by FQN (`EntityRepository.createOrUpdate`); an update of
+        a soft-deleted entity restores it (`EntityRepository.update`)."""
         items = self.state.entities.setdefault(collection.path, {})
         existing = items.get(fqn)
         now = int(time.time() * 1000)
         if existing is not None:
             if existing["_request"] == body and not existing.get("deleted"):
                 return 200, existing
-            entity = self._entity(collection, body, fqn, parent_ref, existing["id"])
+            entity = self._entity(collection, body, fqn, parent, existing["id"])
             entity["version"] = round(existing["version"] + 0.1, 1)
             entity["updatedAt"] = now
             items[fqn] = entity
             return 200, entity
-        entity = self._entity(collection, body, fqn, parent_ref, str(uuid.uuid4()))
+        entity = self._entity(collection, body, fqn, parent, str(uuid.uuid4()))
         entity["updatedAt"] = now
         items[fqn] = entity
         self.state.by_id[entity["id"]] = (collection.path, fqn)
         return 201, entity
+
+    def _upsert(self, collection: Collection, body: Any) -> tuple[int, dict[str, Any]]:
+        fqn, parent = self._prepare(collection, body)
+        return self._store(collection, body, fqn, parent)
 
     def _entity(
         self,
@@ -450,25 +475,50 @@ class StandIn:
         return status, _public(entity)
 
     def bulk(self, path: str, body: Any) -> tuple[int, Any]:
+        """`PUT /{collection}/bulk?async=false`, as `EntityResource.processBulkRequest` and
+        `BulkImportService.bulkCreateOrUpdateEntitiesSequential` answer it.
+
+        HTTP 200 whatever the outcome. A request refused before the write (validation, a
+        missing parent) is a `failedRequest` carrying the request object itself, status 400.
+        A stored entity is a `successRequest` carrying its FQN, a string, status 200, whether
+        created or updated (creates listed first); one whose store fails carries its FQN,
+        status 400. A list with no item is left out (`@JsonInclude(NON_NULL)`).
+        """
         collection = COLLECTIONS[path]
         if not isinstance(body, list):
-            raise ApiError(400, "bulk request body must be a JSON array")
-        ok, failed = [], []
+            raise ApiError(400, "Invalid request format")
+        created, updated, failed = [], [], []
         with self.state.lock:
+            ready = []
             for request in body:
                 try:
-                    status, _ = self._upsert(collection, request)
-                    ok.append({"request": request, "status": status})
+                    ready.append((request, *self._prepare(collection, request)))
                 except ApiError as err:
-                    failed.append({"request": request, "message": err.message, "status": err.code})
-        return 200, {
-            "status": "success" if not failed else ("partialSuccess" if ok else "failure"),
+                    failed.append({"request": request, "status": 400, "message": err.message})
+            for request, fqn, parent in ready:
+                if fqn in self.fail_writes:
+                    failed.append(
+                        {
+                            "request": fqn,
+                            "status": 400,
+                            "message": "Entity does not exist and could not be created",
+                        }
+                    )
+                    continue
+                status, _ = self._store(collection, request, fqn, parent)
+                (created if status == 201 else updated).append({"request": fqn, "status": 200})
+        passed = created + updated
+        result: dict[str, Any] = {
+            "status": "success" if not failed else ("partialSuccess" if passed else "failure"),
             "numberOfRowsProcessed": len(body),
-            "numberOfRowsPassed": len(ok),
+            "numberOfRowsPassed": len(passed),
             "numberOfRowsFailed": len(failed),
-            "successRequest": ok,
-            "failedRequest": failed,
         }
+        if passed:
+            result["successRequest"] = passed
+        if failed:
+            result["failedRequest"] = failed
+        return 200, result
 
     def by_name(self, path: str, fqn: str, query: dict[str, str]) -> dict[str, Any]:
         with self.state.lock:
@@ -486,11 +536,17 @@ class StandIn:
         return _public(entity)
 
     def list(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """A page (`EntityRepository.listAfter`): `limit` 0 to 1,000,000 (0 gives the total
+        only), `paging.after` an opaque cursor, absent on the last page (`ResultList`,
+        NON_NULL), `before` on pages after the first."""
         limit = int(query.get("limit", 10))
-        if not 0 < limit <= 1_000_000:
+        if limit < 0:
             raise ApiError(400, "[query param limit must be greater than or equal to 0]")
+        if limit > 1_000_000:
+            raise ApiError(400, "[query param limit must be less than or equal to 1000000]")
         include = query.get("include", "non-deleted")
         filters = {LIST_FILTERS[k]: v for k, v in query.items() if k in LIST_FILTERS}
+        service_type = query.get("serviceType")  # ingestion pipelines: by their service's type
         with self.state.lock:
             items = [
                 e
@@ -498,15 +554,18 @@ class StandIn:
                 if _included(e, include)
                 and all((e.get(f) or {}).get("fullyQualifiedName") == v for f, v in filters.items())
                 and all(e.get(f) == v for f, v in query.items() if f in VALUE_FILTERS)
+                and (service_type is None or (e.get("service") or {}).get("type") == service_type)
             ]
         start = 0
         if query.get("after"):
-            after = base64.b64decode(query["after"]).decode()
-            start = next((i + 1 for i, e in enumerate(items) if e["fullyQualifiedName"] == after), len(items))
+            after = _uncursor(query["after"])
+            start = next((i + 1 for i, e in enumerate(items) if e["id"] == after), len(items))
         page = items[start : start + limit]
         paging: dict[str, Any] = {"total": len(items)}
-        if start + limit < len(items):
-            paging["after"] = base64.b64encode(page[-1]["fullyQualifiedName"].encode()).decode()
+        if start and page:
+            paging["before"] = _cursor(page[0])
+        if limit and start + limit < len(items):
+            paging["after"] = _cursor(page[-1])
         return {"data": [_public(e) for e in page], "paging": paging}
 
     def delete(self, path: str, entity_id: str, query: dict[str, str]) -> dict[str, Any]:
@@ -555,7 +614,21 @@ class StandIn:
             runs = pipeline.setdefault("_statuses", {})
             runs[body["runId"]] = body
             pipeline.setdefault("_history", []).append(body)
-        return body
+        # `IngestionPipelineRepository.addPipelineStatus`: 201 and a ChangeEvent, every time
+        return {
+            "id": str(uuid.uuid4()),
+            "eventType": "entityUpdated",
+            "entityType": "ingestionPipeline",
+            "entityId": pipeline["id"],
+            "entityFullyQualifiedName": fqn,
+            "userName": "ingestion-bot",
+            "timestamp": int(time.time() * 1000),
+            "currentVersion": pipeline["version"],
+            "previousVersion": pipeline["version"],
+            "changeDescription": {
+                "fieldsUpdated": [{"name": "pipelineStatus", "newValue": json.dumps(body)}]
+            },
+        }
 
     def pipeline_statuses(self, fqn: str) -> list[dict[str, Any]]:
         with self.state.lock:
@@ -612,12 +685,15 @@ class StandIn:
         }
 
     def restore(self, path: str, body: Any) -> tuple[int, Any]:
+        """`PUT /{collection}/restore {"id"}`: 200 and the entity when it was soft-deleted.
+        Otherwise the server answers 500: `EntityRepository.restoreEntity` returns null for an
+        entity that is not deleted (or not found) and `EntityResource.restoreEntity` reads it."""
         entity_id = (body or {}).get("id")
         with self.state.lock:
             where = self.state.by_id.get(entity_id)
-            if not where or where[0] != path:
-                raise ApiError(404, f"{COLLECTIONS[path].entity_type} instance for {entity_id} not found")
-            entity = self.state.entities[path][where[1]]
+            entity = self.state.entities[where[0]][where[1]] if where and where[0] == path else None
+            if entity is None or not entity.get("deleted"):
+                raise ApiError(500, "An exception with message [null] was thrown while processing request.")
             entity["deleted"] = False
             entity["version"] = round(entity["version"] + 0.1, 1)
         return 200, _public(entity)
@@ -646,9 +722,73 @@ def _ref(entity: dict[str, Any], entity_type: str) -> dict[str, Any]:
     }
 
 
+def _cursor(entity: dict[str, Any]) -> str:
+    """`ResultList`'s cursor: base64url of the entity's name and id."""
+    token = json.dumps({"name": entity["name"], "id": entity["id"]})
+    return base64.urlsafe_b64encode(token.encode()).decode()
+
+
+def _uncursor(cursor: str) -> str:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))["id"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, f"invalid cursor {cursor!r}") from None
+
+
 def _included(entity: dict[str, Any], include: str) -> bool:
     deleted = bool(entity.get("deleted"))
     return include == "all" or (include == "deleted") == deleted
+
+
+PASSWORD_MASK = "*********"
+
+
+@functools.cache
+def password_fields(schema_dir: Path = SCHEMA_DIR) -> frozenset[str]:
+    """Properties the schemas mark `format: password`: the server's `@PasswordField`s."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, dict) and value.get("format") == "password":
+                    found.add(key)
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in schema_dir.rglob("*.json"):
+        walk(json.loads(path.read_text()))
+    return frozenset(found)
+
+
+def _masked(payload: Any) -> Any:
+    """What a caller who is not a bot sees (`DefaultAuthorizer.shouldMaskPasswords` is
+    `!isBot`): service connections with every password field `*********`
+    (`PasswordEntityMasker`), and ingestion pipelines without `sourceConfig.config` (no
+    VIEW_ALL: `IngestionPipelineResource.decryptOrNullify`), as a data consumer's token."""
+    if isinstance(payload, list):
+        return [_masked(item) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    if "pipelineType" in payload and "sourceConfig" in payload:
+        return dict(payload, sourceConfig={})
+    if "connection" in payload and "serviceType" in payload:
+        return dict(payload, connection=_mask_passwords(payload["connection"]))
+    return {k: _masked(v) if k in ("data",) else v for k, v in payload.items()}
+
+
+def _mask_passwords(node: Any) -> Any:
+    if isinstance(node, dict):
+        fields = password_fields()
+        return {
+            k: PASSWORD_MASK if k in fields and isinstance(v, str) else _mask_passwords(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_mask_passwords(v) for v in node]
+    return node
 
 
 def _public(entity: dict[str, Any]) -> dict[str, Any]:

@@ -38,15 +38,41 @@ def test_get_by_name_encodes_awkward_fqns(standin):
     assert om.get_by_name("tables", "svc.db.nope.t") is None
 
 
-def test_soft_delete_and_restore(standin):
+def test_soft_delete_and_a_put_restores(standin):
     om = client(standin)
     seed(om, tables=1)
     table = om.get_by_name("tables", "svc.db.sch.t000")
     om.delete("tables", table["id"], "svc.db.sch.t000")
     assert om.get_by_name("tables", "svc.db.sch.t000") is None
     assert om.get_by_name("tables", "svc.db.sch.t000", include="all")["deleted"] is True
-    om.restore("tables", table["id"], "svc.db.sch.t000")
-    assert om.get_by_name("tables", "svc.db.sch.t000")["deleted"] is False
+    om.put("tables", {"name": "t000", "databaseSchema": "svc.db.sch", "columns": COLUMNS})
+    restored = om.get_by_name("tables", "svc.db.sch.t000")
+    assert restored["deleted"] is False and restored["id"] == table["id"]
+
+
+def table_fqn(body: dict) -> str:
+    return f"{body['databaseSchema']}.{body['name']}"
+
+
+def test_bulk_answers_are_read_as_the_server_sends_them(standin):
+    """Stored tables come back as FQN strings (created or updated alike), a table refused
+    before the write as its request object, one whose write fails as its FQN."""
+    om = client(standin)
+    seed(om, schema="my.schema", tables=0)
+    schema = 'svc.db."my.schema"'
+    bodies = [{"name": n, "databaseSchema": schema, "columns": COLUMNS} for n in ("a", "b.c", "d")]
+    first = om.bulk_put("tables", bodies, table_fqn)
+    assert first.succeeded == [f"{schema}.a", f'{schema}."b.c"', f"{schema}.d"] and first.failed == []
+    standin.fail_writes = {f"{schema}.d"}
+    bodies[0]["description"] = "changed"
+    bodies.append({"name": "bad::name", "databaseSchema": schema, "columns": COLUMNS})
+    bodies.append({"name": "lost", "databaseSchema": "svc.db.nope", "columns": COLUMNS})
+    second = om.bulk_put("tables", bodies, table_fqn)
+    assert second.succeeded == [f"{schema}.a", f'{schema}."b.c"']
+    failed = dict(second.failed)
+    assert set(failed) == {f"{schema}.d", f"{schema}.bad::name", "svc.db.nope.lost"}
+    assert "databaseSchema instance for svc.db.nope not found" in failed["svc.db.nope.lost"]
+    assert failed[f"{schema}.d"] == "Entity does not exist and could not be created"
 
 
 def test_extra_headers_are_sent_and_can_copy_the_authorization(standin):
@@ -60,6 +86,10 @@ def test_extra_headers_are_sent_and_can_copy_the_authorization(standin):
     assert om.session.headers["X-Forwarded-Auth"] == "Bearer tok"
     assert om.session.headers["X-Team"] == "data"
     seed(om)
+
+
+def raw(standin, method: str, path: str, **kw) -> requests.Response:
+    return requests.request(method, f"{standin.url}/v1{path}", timeout=5, **kw)
 
 
 def test_the_standin_answers_like_the_server(standin):
@@ -77,8 +107,54 @@ def test_the_standin_answers_like_the_server(standin):
     status, message = call("PUT", "/databases", json={"name": "d", "service": "s", "colour": "red"})
     assert status == 400 and "colour" in message
     standin.token = "tok"
-    assert call("GET", "/tables")[0] == 401
+    assert call("GET", "/tables") == (401, "Not Authorized! Token not present")
+    assert call("GET", "/tables", headers={"Authorization": "Bearer nope"}) == (
+        401,
+        "Not Authorized! Invalid token.",
+    )
     assert call("GET", "/tables", headers={"Authorization": "Bearer tok"})[0] == 200
+
+
+def test_the_standin_bulk_restore_paging_and_status_answers_follow_the_server(standin):
+    """The shapes of `BulkImportService`, `EntityRepository.restoreEntity`, `listAfter` and
+    `addPipelineStatus`, which a client could easily guess wrong."""
+    om = client(standin)
+    seed(om, tables=3)
+    bulk = raw(
+        standin,
+        "PUT",
+        "/tables/bulk",
+        params={"async": "false"},
+        json=[
+            {"name": "t000", "databaseSchema": "svc.db.sch", "columns": COLUMNS, "description": "d"},
+            {"name": "new", "databaseSchema": "svc.db.sch", "columns": COLUMNS},
+        ],
+    )
+    assert bulk.status_code == 200
+    assert bulk.json() == {
+        "status": "success",
+        "numberOfRowsProcessed": 2,
+        "numberOfRowsPassed": 2,
+        "numberOfRowsFailed": 0,
+        "successRequest": [
+            {"request": "svc.db.sch.new", "status": 200},
+            {"request": "svc.db.sch.t000", "status": 200},
+        ],
+    }
+    refused = {"name": "x", "databaseSchema": "svc.db.none", "columns": COLUMNS}
+    bulk = raw(standin, "PUT", "/tables/bulk", json=[refused]).json()
+    assert bulk["status"] == "failure" and "successRequest" not in bulk
+    assert bulk["failedRequest"] == [
+        {"request": refused, "status": 400, "message": "databaseSchema instance for svc.db.none not found"}
+    ]
+    live = om.get_by_name("tables", "svc.db.sch.t001")
+    assert raw(standin, "PUT", "/tables/restore", json={"id": live["id"]}).status_code == 500
+    counted = raw(standin, "GET", "/tables", params={"limit": 0}).json()
+    assert counted == {"data": [], "paging": {"total": 4}}
+    page = raw(standin, "GET", "/tables", params={"limit": 3}).json()
+    assert "before" not in page["paging"]
+    last = raw(standin, "GET", "/tables", params={"limit": 3, "after": page["paging"]["after"]}).json()
+    assert [t["name"] for t in last["data"]] == ["t002"] and "after" not in last["paging"]
 
 
 def test_tls_settings_follow_verify_ssl(tmp_path):

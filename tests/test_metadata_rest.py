@@ -239,6 +239,31 @@ def test_server_refusals_are_counted_with_entity_and_message(tmp_path, db, stand
     assert "bulk PUT refused it" in failure.reason and "name" in failure.reason
 
 
+def test_bulk_answers_by_fqn_count_every_table_and_name_each_failure(tmp_path, db, standin):
+    """The server answers a bulk PUT with FQN strings: stored tables (status 200, created or
+    updated alike), tables whose write failed (400); a table refused before the write comes
+    back as its request object."""
+    with sqlite3.connect(db) as conn:
+        conn.execute('CREATE TABLE "bad::name" (x INTEGER)')
+    path = recipe(tmp_path, db, standin)
+    _, sink, _ = ingest(path)
+    assert live_tables(standin) == TABLES
+    assert [f.name for f in sink.failures] == ["svc.main.main.bad::name"]
+    assert sink.records == 3 + 4  # service, database, schema, four tables
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE customers ADD COLUMN phone TEXT")
+        conn.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+        conn.execute('ALTER TABLE "odd.name" ADD COLUMN c TEXT')
+    standin.fail_writes = {"svc.main.main.orders"}
+    _, sink, _ = ingest(path)
+    assert sorted(f.name for f in sink.failures) == ["svc.main.main.bad::name", "svc.main.main.orders"]
+    orders = next(f for f in sink.failures if f.name == "svc.main.main.orders")
+    assert orders.reason == "bulk PUT refused it: Entity does not exist and could not be created"
+    # customers, big_orders (SELECT * of orders) and "odd.name", named by the server's quoted FQN
+    assert sink.updated == 3
+    assert [c["name"] for c in standin.get("tables", 'svc.main.main."odd.name"')["columns"]] == ["a b", "c"]
+
+
 def test_an_unreachable_server_is_one_line(tmp_path, db):
     path = write_recipe(tmp_path / "r.yaml", recipe_dict(db, server_url="http://127.0.0.1:9/api"))
     with pytest.raises(StepError) as err:

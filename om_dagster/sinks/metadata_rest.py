@@ -1,15 +1,17 @@
 """`metadata-rest` sink: create requests into an OpenMetadata server, few round trips.
 
 Per schema it lists what the server already holds (one paged call), then sends only
-tables whose fingerprint (`sourceHash`, an md5 of the create request) changed, in
-bulk PUTs of `bulk_sink_batch_size`. A second run of an unchanged catalog sends no
-table at all. `markDeletedTables` soft-deletes tables the server holds under an
-ingested schema that the source no longer has.
+tables whose fingerprint (`sourceHash`, an md5 of the create request) changed, in bulk
+PUTs of `bulk_sink_batch_size`; the server names each table of its answer by FQN. A
+second run of an unchanged catalog sends no table at all. `markDeletedTables`
+soft-deletes tables the server holds under an ingested schema that the source no
+longer has.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from om_dagster import fqn
@@ -168,14 +170,8 @@ class MetadataRestSink(Sink):
         if known and known.source_hash == digest and not known.deleted:
             self.status.same()
             return
-        if known and known.deleted:
-            try:
-                self.client.restore(COLLECTIONS[Kind.TABLE], known.id, entity_fqn(Kind.TABLE, body))
-            except AuthError:
-                raise
-            except OpenMetadataError as err:
-                self.status.failed(entity_fqn(Kind.TABLE, body), str(err))
-                return
+        # A soft-deleted table that is back is sent like any other: the server's create-or-update
+        # restores it (`EntityRepository.update`, `BulkImportService.bulkUpdateEntities`).
         self.pending.append((dict(body, sourceHash=digest), known is not None))
         if len(self.pending) >= self.batch_size:
             self._flush()
@@ -186,7 +182,9 @@ class MetadataRestSink(Sink):
         batch, self.pending = self.pending, []
         existed = {entity_fqn(Kind.TABLE, body): was for body, was in batch}
         try:
-            result = self.client.bulk_put(COLLECTIONS[Kind.TABLE], [body for body, _ in batch])
+            result = self.client.bulk_put(
+                COLLECTIONS[Kind.TABLE], [body for body, _ in batch], partial(entity_fqn, Kind.TABLE)
+            )
         except AuthError:
             raise
         except OpenMetadataError:
@@ -194,11 +192,10 @@ class MetadataRestSink(Sink):
             for body, was in batch:
                 self._put_one(body, was)
             return
-        for request in result.succeeded:
-            self._count(existed.get(entity_fqn(Kind.TABLE, request), False) if request else False)
-        for request, message in result.failed:
-            name = entity_fqn(Kind.TABLE, request) if request.get("name") else "?"
-            self.status.failed(name, f"bulk PUT refused it: {message}")
+        for table in result.succeeded:
+            self._count(existed.get(table, False))
+        for table, message in result.failed:
+            self.status.failed(table, f"bulk PUT refused it: {message}")
         unanswered = len(batch) - len(result.succeeded) - len(result.failed)
         if unanswered > 0:
             self.status.failed(self.schema_fqn or "?", f"bulk PUT left {unanswered} tables without an answer")
