@@ -6,6 +6,7 @@ since the sensor last looked. No Dagster here.
 """
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ SOURCE_TYPES = {
     "DynamoDB": "dynamodb",
 }
 PIPELINES = "services/ingestionPipelines"
+MASK = "*********"
+NOT_A_BOT = (
+    "the server masks it for this token, which is not a bot's: set OM_DAGSTER_JWT_TOKEN to the "
+    "ingestion bot's JWT (OpenMetadata: Settings > Bots > ingestion-bot)"
+)
 
 
 def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Recipe:
@@ -48,6 +54,14 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
         client.close()
     if service is None or not (service.get("connection") or {}).get("config"):
         raise RecipeError(origin, "service.connection", "the service has no connection the bot may read")
+    # The server masks secrets for every caller but bots (`PasswordEntityMasker`) and drops a
+    # pipeline's sourceConfig for callers without VIEW_ALL: running on either would fail later
+    # on a password of asterisks, or ingest without the pipeline's filters.
+    if MASK in json.dumps(service["connection"]["config"]):
+        raise RecipeError(origin, "service.connection", NOT_A_BOT)
+    source_config = pipeline.get("sourceConfig") or {}
+    if not source_config.get("config"):
+        raise RecipeError(origin, "sourceConfig", f"the server sent none: {NOT_A_BOT}")
     source_type = SOURCE_TYPES.get(service.get("serviceType", ""))
     if source_type is None:
         raise RecipeError(
@@ -58,7 +72,7 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
             "type": source_type,
             "serviceName": service["name"],
             "serviceConnection": {"config": service["connection"]["config"]},
-            "sourceConfig": pipeline.get("sourceConfig") or {"config": {"type": "DatabaseMetadata"}},
+            "sourceConfig": source_config,
         },
         "sink": {"type": "metadata-rest", "config": {}},
         "workflowConfig": {

@@ -104,7 +104,9 @@ def managed_pipelines_sensor(server: Callable[[], OpenMetadataServerConfig]) -> 
     def ingestion_pipelines(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         client = OpenMetadataClient(server())
         try:
-            listed = list(client.list(PIPELINES, {"pipelineType": "metadata", "fields": "airflowConfig"}))
+            # metadata pipelines of database services (other services' would fail at run time)
+            query = {"pipelineType": "metadata", "serviceType": "databaseService", "fields": "airflowConfig"}
+            listed = list(client.list(PIPELINES, query))
         except OpenMetadataError as err:
             return SkipReason(f"cannot list OpenMetadata's ingestion pipelines: {err}")
         finally:

@@ -6,6 +6,7 @@ import json
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
+from om_dagster.client import OpenMetadataClient
 from om_dagster.definitions import build_definitions
 from om_dagster.jobs import MANAGED_JOB
 from om_dagster.managed import due_runs, pipeline_recipe
@@ -99,3 +100,55 @@ def test_the_sensor_runs_only_pipelines_matching_the_pattern(server, tmp_path, m
     long_ago = json.dumps({"svc.nightly": 0.0, "svc.hourly": 0.0})
     result = sensor.evaluate_tick(build_sensor_context(cursor=long_ago, instance=DagsterInstance.ephemeral()))
     assert [r.tags["om/pipeline_fqn"] for r in result.run_requests] == ["svc.nightly"]
+
+
+def test_a_token_that_is_not_a_bots_is_told_so_never_run_on_masked_secrets(server):
+    """The server masks connection passwords for people's tokens and drops the pipeline's
+    sourceConfig without VIEW_ALL: building a recipe from either would fail late or ingest
+    without the pipeline's filters."""
+    server.token, server.user_tokens = "bot-token", {"person-token"}
+    bot = OpenMetadataClient(
+        OpenMetadataServerConfig(
+            hostPort=server.url, authProvider="openmetadata", securityConfig={"jwtToken": "bot-token"}
+        )
+    )
+    connection = {
+        "type": "Postgres",
+        "username": "u",
+        "authType": {"password": "pg-s3cret"},
+        "hostPort": "127.0.0.1:1",
+        "database": "d",
+    }
+    service = bot.put(
+        "services/databaseServices",
+        {"name": "pg", "serviceType": "Postgres", "connection": {"config": connection}},
+    )
+    bot.put(
+        "services/ingestionPipelines",
+        {
+            "name": "meta",
+            "pipelineType": "metadata",
+            "service": {"id": service["id"], "type": "databaseService"},
+            "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+            "airflowConfig": {},
+        },
+    )
+    person = OpenMetadataServerConfig(
+        hostPort=server.url, authProvider="openmetadata", securityConfig={"jwtToken": "person-token"}
+    )
+    with pytest.raises(RecipeError) as err:
+        pipeline_recipe(person, "pg.meta")
+    assert str(err.value).startswith("openmetadata:pg.meta: service.connection: the server masks it")
+    assert "ingestion bot's JWT" in str(err.value)
+    with pytest.raises(
+        RecipeError, match=r"svc.nightly: sourceConfig: the server sent none: the server masks"
+    ):
+        pipeline_recipe(person, "svc.nightly")
+    recipe = pipeline_recipe(
+        OpenMetadataServerConfig(
+            hostPort=server.url, authProvider="openmetadata", securityConfig={"jwtToken": "bot-token"}
+        ),
+        "pg.meta",
+    )
+    assert "pg-s3cret" in recipe.secrets  # the bot reads the real connection
+    bot.close()
