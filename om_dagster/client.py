@@ -50,9 +50,10 @@ class ClientSettings:
 class BulkResult:
     """`type/bulkOperationResult.json`, reduced to what the sink counts: entities by FQN.
 
-    The server names each entity of its answer by its fully qualified name, a string
-    (`EntityRepository`'s bulk path builds each `BulkResponse` from the entity's FQN), not
-    by the request body.
+    The server (`BulkImportService`) names each entity it stored, or failed to store, by its
+    fully qualified name, a string, created or updated alike; a request it refused before
+    the write (validation, a missing parent: `EntityResource.processBulkRequest`) comes back
+    as the request object.
     """
 
     succeeded: list[str] = field(default_factory=list)
@@ -162,8 +163,7 @@ class OpenMetadataClient:
     ) -> BulkResult:
         """`PUT /{collection}/bulk`: one call for many creates; each item succeeds or fails.
 
-        Each answer names its entity by FQN; an answer that carries a request body instead
-        (as other servers might) is named by `fqn_of(body)`.
+        An answer that carries the request object instead of an FQN is named by `fqn_of(body)`.
         """
         path = f"/{collection}/bulk"
         what = f"{len(bodies)} {collection}"
