@@ -10,11 +10,23 @@ import functools
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 if TYPE_CHECKING:
     from om_dagster.steps import Step
@@ -35,30 +47,93 @@ class RecipeError(Exception):
         super().__init__(where + message)
 
 
+@dataclass(frozen=True)
+class Legacy:
+    """A field of an older OpenMetadata release that recipes printed in its docs still carry.
+
+    It loads with a warning (`note`: what replaced it, or why it is gone) instead of
+    refusing the recipe; with a `successor` (a dotted path in the same section) its value
+    acts as that field's, unless the recipe sets the successor too.
+    """
+
+    note: str
+    successor: str | None = None
+
+
 class Model(BaseModel):
-    """Base of recipe models: unknown keys are errors, unsupported ones warnings.
+    """Base of recipe models: unknown keys are errors, unsupported and older ones warnings.
 
     `unsupported` lists schema fields we accept but do not act on yet; setting one to
-    anything but its default gives a warning naming it. `ignored` lists schema fields
-    that cannot change what an ingestion does here (UI hints, capability flags).
+    anything but its default gives a warning naming it. `legacy` maps fields of older
+    OpenMetadata releases to what became of them.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
     unsupported: ClassVar[frozenset[str]] = frozenset()
+    legacy: ClassVar[dict[str, Legacy]] = {}
+    _legacy_set: tuple[str, ...] = PrivateAttr(default=())
 
-    def unsupported_fields(self, prefix: str) -> list[str]:
-        """Dotted paths of unsupported fields this recipe sets, nested models included."""
-        found = []
+    @classmethod
+    def upgrade(cls, data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """`data` in today's schema (legacy fields out, their values to their successors),
+        and the legacy fields it had."""
+        found = tuple(name for name in cls.legacy if name in data)
+        if not found:
+            return data, found
+        data = dict(data)
+        for name in found:
+            value = data.pop(name)
+            if successor := cls.legacy[name].successor:
+                _set_default(data, successor.split("."), value)
+        return data, found
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _older_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """Upgrade the legacy fields before validation, and remember them for the warnings."""
+        found: tuple[str, ...] = ()
+        if cls.legacy and isinstance(data, dict):
+            data, found = cls.upgrade(data)
+        model = handler(data)
+        model._legacy_set = found
+        return model
+
+    def field_warnings(self, prefix: str) -> list[tuple[str, str]]:
+        """(dotted path, what to say) for each unsupported or legacy field this recipe sets,
+        nested models included."""
+        found = [
+            (
+                f"{prefix}.{name}" if prefix else name,
+                f"a field of older OpenMetadata releases, {self.legacy[name].note}",
+            )
+            for name in self._legacy_set
+        ]
         for name in sorted(self.model_fields_set):
             value = getattr(self, name)
             path = f"{prefix}.{name}" if prefix else name
             if name in self.unsupported:
-                default = type(self).model_fields[name].default
-                if value != default:
-                    found.append(path)
+                if value != type(self).model_fields[name].default:
+                    found.append((path, "not supported yet, ignored"))
             elif isinstance(value, Model):
-                found.extend(value.unsupported_fields(path))
+                found.extend(value.field_warnings(path))
         return found
+
+
+def _set_default(data: dict[str, Any], path: list[str], value: Any) -> None:
+    """`data[a][b]... = value` unless the recipe sets it already."""
+    head, *rest = path
+    if not rest:
+        data.setdefault(head, value)
+        return
+    inner = data.get(head)
+    inner = dict(inner) if isinstance(inner, dict) else {}
+    _set_default(inner, rest, value)
+    data[head] = inner
+
+
+def field_warnings(origin: str | Path, model: Model, prefix: str) -> list[str]:
+    """One line per unsupported or legacy field of `model`, naming the file and the path."""
+    return [f"{origin}: {path}: {message}" for path, message in model.field_warnings(prefix)]
 
 
 class FilterPattern(Model):
@@ -89,6 +164,7 @@ class SslConfig(Model):
     sslKey: SecretStr | None = None
 
 
+SSO_PROVIDERS = frozenset({"azure", "google", "okta", "auth0", "aws-cognito", "custom-oidc", "ldap", "saml"})
 AuthProvider = Literal[
     "no-auth",  # before 1.0; still in older recipes
     "basic",
@@ -145,9 +221,42 @@ class OpenMetadataServerConfig(Model):
     supportsDataInsightExtraction: bool | None = None
     supportsElasticSearchReindexingExtraction: bool | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ingestion_takes_a_jwt(cls, data: Any) -> Any:
+        """Older docs print SSO logins (`auth0` with clientId, secretKey, domain...): a server
+        takes none from ingestion, only a bot's JWT; with a `jwtToken` the name is harmless."""
+        if not isinstance(data, dict) or data.get("authProvider") not in SSO_PROVIDERS:
+            return data
+        security = data.get("securityConfig")
+        if isinstance(security, dict) and "jwtToken" in security:
+            return data
+        provider = data["authProvider"]
+        message = (
+            f"{provider!r} is a login for people; OpenMetadata servers take the ingestion bot's JWT "
+            "from ingestion: set authProvider: openmetadata and securityConfig.jwtToken "
+            "(the token of ingestion-bot, under Settings > Bots)"
+        )
+        error = PydanticCustomError("value_error", message)
+        raise ValidationError.from_exception_data(
+            cls.__name__, [InitErrorDetails(type=error, loc=("authProvider",), input=provider)]
+        )
+
     @property
     def jwt_token(self) -> str | None:
         return self.securityConfig.jwtToken.get_secret_value() if self.securityConfig else None
+
+    def field_warnings(self, prefix: str) -> list[tuple[str, str]]:
+        found = super().field_warnings(prefix)
+        if self.authProvider == "no-auth":
+            found.append(
+                (
+                    f"{prefix}.authProvider" if prefix else "authProvider",
+                    "'no-auth' was removed in 1.3 (servers take the ingestion bot's JWT: authProvider: "
+                    "openmetadata and securityConfig.jwtToken); a token is sent only if one is set",
+                )
+            )
+        return found
 
 
 class WorkflowConfig(Model):
@@ -259,6 +368,11 @@ class Recipe:
         from om_dagster.status import mask
 
         return mask(text, self.secrets)
+
+    @property
+    def service_connection(self) -> dict[str, Any] | None:
+        """The connection a service entity made from this recipe stores (today's schema)."""
+        return self.steps["source"].service_connection(self)
 
     @property
     def uses_aws(self) -> bool:
@@ -427,7 +541,7 @@ def build_recipe(raw: dict[str, Any], origin: Path, sidecar: Sidecar | None = No
     from om_dagster.registry import resolve  # the registry imports recipe models
 
     workflow = parse_model(Workflow, raw, origin)
-    warnings = [f"{origin}: {field}: not supported yet, ignored" for field in workflow.unsupported_fields("")]
+    warnings = field_warnings(origin, workflow, "")
     recipe = Recipe(origin, workflow, sidecar or Sidecar(), warnings)
 
     has_sink = workflow.sink is not None

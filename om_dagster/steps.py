@@ -116,6 +116,12 @@ class Source(Step):
 
     role = "source"
 
+    @classmethod
+    def service_connection(cls, recipe: "Recipe") -> dict[str, Any] | None:
+        """The connection the service entity stores: the recipe's, in today's schema."""
+        connection = recipe.workflow.source.serviceConnection
+        return connection.config if connection else None
+
     @abstractmethod
     def iter_results(self) -> Iterable[Result]:
         """Yield a record per entity, a Failure per entity that could not be read."""

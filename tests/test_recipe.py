@@ -119,6 +119,76 @@ def test_fields_we_do_not_act_on_are_warned_by_name(tmp_path):
     )
 
 
+def older_fields(recipe) -> dict[str, str]:
+    """Warned field -> what the warning says of it, for fields of older releases."""
+    marker = ": a field of older OpenMetadata releases, "
+    return {w.split(": ")[1]: w.split(marker, 1)[1] for w in recipe.warnings if marker in w}
+
+
+def test_fields_of_older_releases_load_with_a_warning_and_act_as_their_successor(tmp_path):
+    data = recipe_dict(
+        "x.db",
+        source_config={"generateSampleData": True, "sampleDataQuery": "select 1", "dbtConfigSource": {}},
+    )
+    data["source"]["sourceConfig"]["config"].pop("type")  # older docs print none
+    recipe = load_dict(tmp_path, data)
+    said = older_fields(recipe)
+    assert set(said) == {
+        "source.sourceConfig.config.generateSampleData",
+        "source.sourceConfig.config.sampleDataQuery",
+        "source.sourceConfig.config.dbtConfigSource",
+    }
+    assert said["source.sourceConfig.config.dbtConfigSource"].startswith(
+        "removed in 0.13.1, dbt is a workflow"
+    )
+    mysql = {
+        "type": "mysql",
+        "serviceName": "m",
+        "serviceConnection": {
+            "config": {
+                "type": "Mysql",
+                "username": "u",
+                "password": "s3cret-pw",
+                "hostPort": "h:3306",
+                "database": "shop",
+            }
+        },
+        "sourceConfig": {"config": {}},
+    }
+    recipe = load_dict(tmp_path, dict(data, source=mysql))
+    assert set(older_fields(recipe)) == {
+        "source.serviceConnection.config.password",
+        "source.serviceConnection.config.database",
+    }
+    assert recipe.service_connection == {
+        "type": "Mysql",
+        "username": "u",
+        "hostPort": "h:3306",
+        "authType": {"password": "s3cret-pw"},
+        "databaseSchema": "shop",
+    }
+    assert "s3cret-pw" in recipe.secrets  # still masked wherever text could carry it
+    # the successor, when set too, wins
+    mysql["serviceConnection"]["config"] |= {"databaseSchema": "other", "authType": {"password": "new"}}
+    assert load_dict(tmp_path, dict(data, source=mysql)).service_connection["databaseSchema"] == "other"
+
+
+def test_no_auth_warns_and_an_sso_name_with_a_jwt_still_runs(tmp_path):
+    data = recipe_dict("x.db")
+    data["workflowConfig"]["openMetadataServerConfig"]["authProvider"] = "no-auth"
+    [warning] = load_dict(tmp_path, data).warnings
+    assert "openMetadataServerConfig.authProvider: 'no-auth' was removed in 1.3" in warning
+    server = data["workflowConfig"]["openMetadataServerConfig"]
+    server |= {"authProvider": "google", "securityConfig": {"jwtToken": "a.b.c"}}
+    assert load_dict(tmp_path, data).server.jwt_token == "a.b.c"
+    server["securityConfig"] = {"secretKey": "k", "audience": "https://www.googleapis.com/oauth2/v4/token"}
+    err = error_of(tmp_path, data)
+    assert err.field == "workflowConfig.openMetadataServerConfig.authProvider"
+    assert err.message.startswith(
+        "'google' is a login for people; OpenMetadata servers take the ingestion bot's JWT"
+    )
+
+
 def test_invalid_regex_in_a_filter_is_caught_at_load(tmp_path):
     data = recipe_dict("x.db", source_config={"tableFilterPattern": {"includes": ["orders("]}})
     err = error_of(tmp_path, data)

@@ -118,9 +118,10 @@ class MetadataRestSink(Sink):
             self.status.same()
             return
         request = dict(body)
-        if self.recipe.server.storeServiceConnection and self.recipe.workflow.source.serviceConnection:
+        connection = self.recipe.service_connection if self.recipe.server.storeServiceConnection else None
+        if connection is not None:
             # The connection comes from the recipe here, never through the record stream.
-            request["connection"] = {"config": self.recipe.workflow.source.serviceConnection.config}
+            request["connection"] = {"config": connection}
         self._put(Kind.DATABASE_SERVICE, request)
 
     def _put(self, kind: str, body: dict[str, Any]) -> None:

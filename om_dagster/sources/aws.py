@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from om_dagster import fqn
 from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import Model, Recipe
+from om_dagster.recipe import Legacy, Model, Recipe
 from om_dagster.sources.database import CONNECTION, DatabaseConnection, MetadataSource, filtered_out
 from om_dagster.steps import Failure, Kind, Record, Result, StepError
 
@@ -42,6 +42,12 @@ class AwsConnection(DatabaseConnection):
     """Fields Glue and DynamoDB connections share."""
 
     unsupported = frozenset({"connectionOptions", "connectionArguments"})
+    legacy = {
+        "database": Legacy(
+            "renamed databaseName (the database's name in OpenMetadata): read as databaseName",
+            successor="databaseName",
+        )
+    }
 
     awsConfig: AwsConfig
     databaseName: str | None = None

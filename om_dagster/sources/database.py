@@ -18,7 +18,7 @@ from sqlalchemy.engine.reflection import ObjectKind
 
 from om_dagster import fqn
 from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import FilterPattern, Model, Recipe, parse_model
+from om_dagster.recipe import FilterPattern, Legacy, Model, Recipe, field_warnings, parse_model
 from om_dagster.sources.types import ColumnType, column_type
 from om_dagster.steps import Failure, Kind, Record, Result, Source, StepError
 
@@ -51,6 +51,21 @@ class DatabaseMetadataConfig(Model):
             "jsonSchemaSampleSize",
         }
     )
+
+    legacy = {
+        "enableDataProfiler": Legacy(
+            "removed in 0.11, the profiler is a workflow of its own: run a Profiler recipe for this "
+            "service (sourceConfig.config.type: Profiler)"
+        ),
+        "generateSampleData": Legacy(
+            "removed in 0.11, sample data comes from another workflow (AutoClassification, "
+            "storeSampleData), ignored"
+        ),
+        "sampleDataQuery": Legacy("removed in 0.11 with generateSampleData, ignored"),
+        "dbtConfigSource": Legacy(
+            "removed in 0.13.1, dbt is a workflow of its own (sourceConfig.config.type: DBT), ignored"
+        ),
+    }
 
     type: Literal["DatabaseMetadata"] = "DatabaseMetadata"
     markDeletedTables: bool = True
@@ -148,10 +163,17 @@ class MetadataSource(Source):
         return connection, config
 
     @classmethod
+    def service_connection(cls, recipe: Recipe) -> dict[str, Any] | None:
+        # a connection of older docs, e.g. Glue's `storageServiceName`: the server refuses it
+        connection = super().service_connection(recipe)
+        return cls.connection_model.upgrade(connection)[0] if connection is not None else None
+
+    @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
         connection, config = cls.parse(recipe)
-        fields = connection.unsupported_fields(CONNECTION) + config.unsupported_fields(SOURCE_CONFIG)
-        return [f"{recipe.path}: {field}: not supported yet, ignored" for field in fields]
+        return field_warnings(recipe.path, connection, CONNECTION) + field_warnings(
+            recipe.path, config, SOURCE_CONFIG
+        )
 
 
 class DatabaseSource(MetadataSource):

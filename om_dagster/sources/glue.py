@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from om_dagster import fqn
+from om_dagster.recipe import Legacy
 from om_dagster.sources.aws import AwsConnection, AwsSource
 from om_dagster.sources.hive_types import column
 
@@ -17,6 +18,15 @@ FILE_FORMATS = ("parquet", "orc", "avro", "json", "csv")
 
 class GlueConnection(AwsConnection):
     """`entity/services/connections/database/glueConnection.json`."""
+
+    legacy = AwsConnection.legacy | {
+        "storageServiceName": Legacy(
+            "removed in 1.0 (object stores are storage services of their own now), ignored"
+        ),
+        "pipelineServiceName": Legacy(
+            "removed in 0.11 (Glue jobs come from the gluepipeline connector now), ignored"
+        ),
+    }
 
     type: Literal["Glue"] = "Glue"
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine, Inspector
 
+from om_dagster.recipe import Legacy
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
 from om_dagster.sources.server import ServerConnection, named_types, teach_types
@@ -35,6 +36,9 @@ class MysqlConnection(ServerConnection):
     """`entity/services/connections/database/mysqlConnection.json`."""
 
     unsupported = ServerConnection.unsupported | {"useSlowLogs"}
+    legacy = ServerConnection.legacy | {
+        "database": Legacy("renamed databaseSchema in 0.11: read as databaseSchema", "databaseSchema")
+    }
 
     type: Literal["Mysql"] = "Mysql"
     scheme: Literal["mysql+pymysql"] = "mysql+pymysql"

@@ -7,7 +7,7 @@ from pydantic import SecretStr, field_validator
 from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-from om_dagster.recipe import Model
+from om_dagster.recipe import Legacy, Model
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseConnection
 from om_dagster.sources.types import ColumnType
@@ -23,6 +23,7 @@ class ServerConnection(DatabaseConnection):
     """Fields every server connection has (`mysqlConnection.json`, `postgresConnection.json`...)."""
 
     unsupported = frozenset({"sslConfig", "sampleDataStorageConfig"})
+    legacy = {"password": Legacy("moved in 1.1: read as authType.password", successor="authType.password")}
 
     username: str
     authType: BasicAuth | None = None
