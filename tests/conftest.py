@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy
 import yaml
 
@@ -93,6 +94,24 @@ def postgres() -> Iterator[Server]:
 @pytest.fixture
 def mysql() -> Iterator[Server]:
     yield from fresh_database("mysql+pymysql", "OM_TEST_MYSQL", "MariaDB", None)
+
+
+@pytest.fixture
+def moto(monkeypatch) -> str:
+    """The moto endpoint, emptied; no AWS credentials anywhere in the environment."""
+    endpoint = os.environ.get("OM_TEST_MOTO")
+    if not endpoint:
+        message = 'moto is not running here (OM_TEST_MOTO is unset): eval "$(.ci/services start)"'
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(reason=message)
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return endpoint
 
 
 def run_sql(server: Server, script: str) -> None:

@@ -1,7 +1,5 @@
 """Glue and DynamoDB end to end against a moto server (started by .ci/services) into the stand-in."""
 
-import os
-
 import boto3
 import pytest
 import requests
@@ -10,29 +8,11 @@ import yaml
 from om_dagster.aws import AwsCredentials
 from om_dagster.definitions import build_definitions
 from om_dagster.steps import StepError
-from tests.conftest import EXAMPLES, IN_CI, execute_job, require_shared, write_recipe
+from tests.conftest import EXAMPLES, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
 
 REGION = "us-east-1"
 KEYS = {"aws_access_key_id": "AKIATESTKEY", "aws_secret_access_key": "test-secret-key"}
-
-
-@pytest.fixture
-def moto(monkeypatch) -> str:
-    """The moto endpoint, emptied; no AWS credentials anywhere in the environment."""
-    endpoint = os.environ.get("OM_TEST_MOTO")
-    if not endpoint:
-        message = 'moto is not running here (OM_TEST_MOTO is unset): eval "$(.ci/services start)"'
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(reason=message)
-    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return endpoint
 
 
 def client(moto: str, name: str):
