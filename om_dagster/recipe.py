@@ -166,7 +166,7 @@ class SslConfig(Model):
 
 SSO_PROVIDERS = frozenset({"azure", "google", "okta", "auth0", "aws-cognito", "custom-oidc", "ldap", "saml"})
 AuthProvider = Literal[
-    "no-auth",  # before 1.0; still in older recipes
+    "no-auth",  # removed in 1.3; still in older recipes (a warning)
     "basic",
     "azure",
     "google",

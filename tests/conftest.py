@@ -143,17 +143,22 @@ def seed_pipelines(server_url: str, db: Path, schedules: dict[str, str | None]) 
         "services/databaseServices", {"name": "svc", "serviceType": "SQLite", "connection": connection}
     )
     for name, cron in schedules.items():
-        om.put(
-            "services/ingestionPipelines",
-            {
-                "name": name,
-                "pipelineType": "metadata",
-                "service": {"id": service["id"], "type": "databaseService"},
-                "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-                "airflowConfig": {"scheduleInterval": cron} if cron else {},
-            },
-        )
+        metadata_pipeline(om, service["id"], name, cron)
     om.close()
+
+
+def metadata_pipeline(om: OpenMetadataClient, service_id: str, name: str, cron: str | None = None) -> None:
+    """A metadata ingestion pipeline of a database service, with its cron (None: no schedule)."""
+    om.put(
+        "services/ingestionPipelines",
+        {
+            "name": name,
+            "pipelineType": "metadata",
+            "service": {"id": service_id, "type": "databaseService"},
+            "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+            "airflowConfig": {"scheduleInterval": cron} if cron else {},
+        },
+    )
 
 
 def make_sqlite(path: Path, ddl: str) -> Path:

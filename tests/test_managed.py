@@ -11,7 +11,7 @@ from om_dagster.definitions import build_definitions
 from om_dagster.jobs import MANAGED_JOB
 from om_dagster.managed import due_runs, pipeline_recipe
 from om_dagster.recipe import OpenMetadataServerConfig, RecipeError
-from tests.conftest import make_sqlite, seed_pipelines
+from tests.conftest import make_sqlite, metadata_pipeline, seed_pipelines
 
 UTC = dt.UTC
 
@@ -123,16 +123,7 @@ def test_a_token_that_is_not_a_bots_is_told_so_never_run_on_masked_secrets(serve
         "services/databaseServices",
         {"name": "pg", "serviceType": "Postgres", "connection": {"config": connection}},
     )
-    bot.put(
-        "services/ingestionPipelines",
-        {
-            "name": "meta",
-            "pipelineType": "metadata",
-            "service": {"id": service["id"], "type": "databaseService"},
-            "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-            "airflowConfig": {},
-        },
-    )
+    metadata_pipeline(bot, service["id"], "meta")
     person = OpenMetadataServerConfig(
         hostPort=server.url, authProvider="openmetadata", securityConfig={"jwtToken": "person-token"}
     )

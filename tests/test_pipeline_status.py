@@ -6,7 +6,7 @@ from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_c
 from om_dagster.client import OpenMetadataClient
 from om_dagster.definitions import build_definitions
 from om_dagster.recipe import OpenMetadataServerConfig
-from tests.conftest import make_sqlite, recipe_dict, write_recipe
+from tests.conftest import make_sqlite, metadata_pipeline, recipe_dict, write_recipe
 
 PIPELINE = "svc.sqlite_metadata"
 
@@ -16,16 +16,7 @@ def pipeline(standin) -> str:
     """A database service and its metadata ingestion pipeline on the stand-in server."""
     om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
     service = om.put("services/databaseServices", {"name": "svc", "serviceType": "SQLite"})
-    om.put(
-        "services/ingestionPipelines",
-        {
-            "name": "sqlite_metadata",
-            "pipelineType": "metadata",
-            "service": {"id": service["id"], "type": "databaseService"},
-            "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
-            "airflowConfig": {},
-        },
-    )
+    metadata_pipeline(om, service["id"], "sqlite_metadata")
     return PIPELINE
 
 
