@@ -1,7 +1,7 @@
 """om-dagster: OpenMetadata ingestion recipes as Dagster jobs.
 
 `defs` (the Dagster code location) is built on first access, so importing the
-connector core (`om_dagster.steps`, `om_dagster.sources...`) never loads recipes.
+connector core (`om_dagster.core.steps`, `om_dagster.sources...`) never loads recipes.
 """
 
 from functools import cache
@@ -10,7 +10,7 @@ from typing import Any
 
 @cache
 def _defs() -> Any:
-    from om_dagster.definitions import build_definitions
+    from om_dagster.location.definitions import build_definitions
 
     return build_definitions()
 

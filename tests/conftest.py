@@ -15,8 +15,8 @@ import requests
 import sqlalchemy
 import yaml
 
-from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import OpenMetadataServerConfig
+from om_dagster.core.recipe import OpenMetadataServerConfig
+from om_dagster.openmetadata.client import OpenMetadataClient
 from tests.standin import SCHEMA_DIR, SHARED, StandIn
 
 EXAMPLES = SHARED / "openmetadata" / "examples"
@@ -202,7 +202,7 @@ def write_recipe(path: Path, data: dict) -> Path:
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     """Install a module of steps as a distribution with `om_dagster.connectors` entry points."""
-    from om_dagster import registry
+    from om_dagster.core import registry
 
     def install(code: str, entry_points: dict[str, str], module: str = "om_plugin_demo") -> None:
         monkeypatch.delitem(sys.modules, module, raising=False)  # another test's module of that name

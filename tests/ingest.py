@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from om_dagster.client import ClientSettings, OpenMetadataClient
-from om_dagster.recipe import load_recipe
-from om_dagster.registry import resolve
-from om_dagster.status import Status
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.registry import resolve
+from om_dagster.core.status import Status
+from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
 
 
 def ingest(path: Path, retries: int = 5) -> tuple[Status, Status, OpenMetadataClient]:

@@ -5,9 +5,9 @@ import pytest
 import requests
 import yaml
 
-from om_dagster.aws import AwsCredentials
-from om_dagster.definitions import build_definitions
-from om_dagster.steps import StepError
+from om_dagster.core.steps import StepError
+from om_dagster.location.aws import AwsCredentials
+from om_dagster.location.definitions import build_definitions
 from tests.conftest import EXAMPLES, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
 

@@ -2,8 +2,8 @@
 
 import requests
 
-from om_dagster.client import ClientSettings, OpenMetadataClient
-from om_dagster.recipe import OpenMetadataServerConfig
+from om_dagster.core.recipe import OpenMetadataServerConfig
+from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
 
 COLUMNS = [{"name": "id", "dataType": "INT"}]
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from om_dagster.definitions import build_definitions
-from om_dagster.recipe import RecipeError, load_recipe
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import RecipeError
+from om_dagster.location.definitions import build_definitions
 from tests.conftest import ROOT, execute_job, run_sql
 
 DOCS = ROOT / "tests" / "recipes" / "docs"

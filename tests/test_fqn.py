@@ -1,6 +1,6 @@
 import pytest
 
-from om_dagster import fqn
+from om_dagster.openmetadata import fqn
 
 
 @pytest.mark.parametrize(

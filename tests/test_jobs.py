@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from om_dagster.definitions import build_definitions
-from om_dagster.ops import asset_key
-from om_dagster.recipe import RecipeError
+from om_dagster.core.recipe import RecipeError
+from om_dagster.location.definitions import build_definitions
+from om_dagster.location.ops import asset_key
 from tests.conftest import execute_job, make_sqlite, recipe_dict, write_recipe
 
 DDL = """
@@ -198,7 +198,7 @@ def test_the_embedded_default_job_runs_green_with_no_server(tmp_path):
 
 
 PLUGIN = """
-from om_dagster.steps import BulkSink, Processor, Record, Stage
+from om_dagster.core.steps import BulkSink, Processor, Record, Stage
 
 
 class Upper(Processor):

@@ -6,11 +6,11 @@ import json
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
-from om_dagster.client import OpenMetadataClient
-from om_dagster.definitions import build_definitions
-from om_dagster.jobs import MANAGED_JOB
-from om_dagster.managed import due_runs, pipeline_recipe
-from om_dagster.recipe import OpenMetadataServerConfig, RecipeError
+from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
+from om_dagster.location.definitions import build_definitions
+from om_dagster.location.factory import MANAGED_JOB
+from om_dagster.openmetadata.client import OpenMetadataClient
+from om_dagster.openmetadata.managed import due_runs, pipeline_recipe
 from tests.conftest import make_sqlite, metadata_pipeline, seed_pipelines
 
 UTC = dt.UTC

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from om_dagster.steps import StepError
+from om_dagster.core.steps import StepError
 from tests.conftest import make_sqlite, recipe_dict, write_recipe
 from tests.ingest import ingest
 
@@ -107,8 +107,8 @@ def test_mark_deleted_tables_soft_deletes_only_inside_ingested_schemas(tmp_path,
     path = recipe(tmp_path, db, standin)
     ingest(path)
     # a schema of the same database that this recipe does not ingest
-    from om_dagster.client import OpenMetadataClient
-    from om_dagster.recipe import load_recipe
+    from om_dagster.core.loader import load_recipe
+    from om_dagster.openmetadata.client import OpenMetadataClient
 
     client = OpenMetadataClient(load_recipe(path).server)
     client.put("databaseSchemas", {"name": "other", "database": "svc.main"})

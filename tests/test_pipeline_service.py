@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from om_dagster.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
+from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
 from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, seed_pipelines, write_recipe
 from tests.standin import StandIn
 

@@ -3,9 +3,9 @@
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from om_dagster.client import OpenMetadataClient
-from om_dagster.definitions import build_definitions
-from om_dagster.recipe import OpenMetadataServerConfig
+from om_dagster.core.recipe import OpenMetadataServerConfig
+from om_dagster.location.definitions import build_definitions
+from om_dagster.openmetadata.client import OpenMetadataClient
 from tests.conftest import make_sqlite, metadata_pipeline, recipe_dict, write_recipe
 
 PIPELINE = "svc.sqlite_metadata"

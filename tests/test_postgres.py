@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from om_dagster.definitions import build_definitions
-from om_dagster.steps import StepError
+from om_dagster.core.steps import StepError
+from om_dagster.location.definitions import build_definitions
 from tests.conftest import EXAMPLES, execute_job, require_shared, run_sql, write_recipe
 from tests.ingest import ingest
 

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from om_dagster.recipe import RecipeError, job_name_for, load_recipe
-from om_dagster.registry import known
-from om_dagster.status import Status
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import RecipeError, job_name_for
+from om_dagster.core.registry import known
+from om_dagster.core.status import Status
 from tests.conftest import EXAMPLES, recipe_dict, require_shared, write_recipe
 
 

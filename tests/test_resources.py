@@ -6,10 +6,10 @@ import sys
 
 from dagster import EnvVar
 
-from om_dagster.aws import AwsCredentials
-from om_dagster.definitions import build_definitions
-from om_dagster.recipe import load_recipe
-from om_dagster.resources import OpenMetadataResource
+from om_dagster.core.loader import load_recipe
+from om_dagster.location.aws import AwsCredentials
+from om_dagster.location.definitions import build_definitions
+from om_dagster.location.resources import OpenMetadataResource
 from om_dagster.sources.aws import AwsConfig, session
 from tests.conftest import recipe_dict, write_recipe
 

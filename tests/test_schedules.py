@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import DefaultScheduleStatus, RunRequest, build_schedule_context
 
-from om_dagster.definitions import build_definitions
+from om_dagster.location.definitions import build_definitions
 from tests.conftest import ROOT, recipe_dict, write_recipe
 
 

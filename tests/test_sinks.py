@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from om_dagster.recipe import RecipeError, load_recipe
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import RecipeError
 from om_dagster.sinks.console import ConsoleSink
 from om_dagster.sinks.file import FileSink
 from om_dagster.sources.sqlite import SqliteSource

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from om_dagster.recipe import load_recipe
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.steps import Kind, StepError
 from om_dagster.sources.sqlite import SqliteSource
-from om_dagster.steps import Kind, StepError
 from tests.conftest import make_sqlite, recipe_dict, write_recipe
 
 CATALOG = """

@@ -1,4 +1,4 @@
-from om_dagster.status import Status, judge, render_summary
+from om_dagster.core.status import Status, judge, render_summary
 
 
 def status(records=0, failures=0, warnings=0, step="source:x"):

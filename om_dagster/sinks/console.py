@@ -3,7 +3,7 @@
 import json
 import sys
 
-from om_dagster.steps import Kind, Record, Sink
+from om_dagster.core.steps import Kind, Record, Sink
 
 
 class ConsoleSink(Sink):

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import Recipe
-from om_dagster.steps import Kind, Record, Sink
+from om_dagster.core.recipe import Recipe
+from om_dagster.core.steps import Kind, Record, Sink
+from om_dagster.openmetadata.client import OpenMetadataClient
 
 
 class FileSink(Sink):

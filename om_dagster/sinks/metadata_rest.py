@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from om_dagster import fqn
-from om_dagster.client import AuthError, OpenMetadataClient, OpenMetadataError
-from om_dagster.recipe import Recipe
-from om_dagster.steps import Kind, Record, Sink, StepError
+from om_dagster.core.recipe import Recipe
+from om_dagster.core.steps import Kind, Record, Sink, StepError
+from om_dagster.openmetadata import fqn
+from om_dagster.openmetadata.client import AuthError, OpenMetadataClient, OpenMetadataError
 
 COLLECTIONS = {
     Kind.DATABASE_SERVICE: "services/databaseServices",

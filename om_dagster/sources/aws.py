@@ -14,11 +14,11 @@ import boto3
 import botocore.exceptions
 from pydantic import SecretStr
 
-from om_dagster import fqn
-from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import Legacy, Model, Recipe
+from om_dagster.core.recipe import Legacy, Model, Recipe
+from om_dagster.core.steps import Failure, Kind, Record, Result, StepError
+from om_dagster.openmetadata import fqn
+from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.sources.database import CONNECTION, DatabaseConnection, MetadataSource, filtered_out
-from om_dagster.steps import Failure, Kind, Record, Result, StepError
 
 
 class AwsConfig(Model):

@@ -16,11 +16,11 @@ import sqlalchemy
 from sqlalchemy.engine import Engine, Inspector
 from sqlalchemy.engine.reflection import ObjectKind
 
-from om_dagster import fqn
-from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import FilterPattern, Legacy, Model, Recipe, field_warnings, parse_model
+from om_dagster.core.recipe import FilterPattern, Legacy, Model, Recipe, field_warnings, parse_model
+from om_dagster.core.steps import Failure, Kind, Record, Result, Source, StepError
+from om_dagster.openmetadata import fqn
+from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.sources.types import ColumnType, column_type
-from om_dagster.steps import Failure, Kind, Record, Result, Source, StepError
 
 CHUNK = 200
 VIEW_TYPES = frozenset({"View", "MaterializedView", "SecureView"})  # what includeViews covers

@@ -7,8 +7,8 @@ catalog's databases as schemas, their tables with columns and partition keys.
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from om_dagster import fqn
-from om_dagster.recipe import Legacy
+from om_dagster.core.recipe import Legacy
+from om_dagster.openmetadata import fqn
 from om_dagster.sources.aws import AwsConnection, AwsSource
 from om_dagster.sources.hive_types import column
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import Engine, Inspector
 
-from om_dagster.recipe import Legacy
+from om_dagster.core.recipe import Legacy
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
 from om_dagster.sources.server import ServerConnection, named_types, teach_types

@@ -6,8 +6,8 @@ from typing import Any, Literal
 import sqlalchemy
 from sqlalchemy.engine import Engine, Inspector
 
-from om_dagster.client import OpenMetadataClient
-from om_dagster.recipe import Recipe
+from om_dagster.core.recipe import Recipe
+from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseSource
 from om_dagster.sources.server import ServerConnection, named_types, native_display, teach_types

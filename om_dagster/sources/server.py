@@ -7,7 +7,7 @@ from pydantic import SecretStr, field_validator
 from sqlalchemy.engine import URL, Dialect, Engine
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-from om_dagster.recipe import Legacy, Model
+from om_dagster.core.recipe import Legacy, Model
 from om_dagster.sources import types
 from om_dagster.sources.database import DatabaseConnection
 from om_dagster.sources.types import ColumnType

@@ -12,10 +12,10 @@ import sqlalchemy
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, Engine
 
+from om_dagster.core.steps import StepError
 from om_dagster.sources import types
 from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
 from om_dagster.sources.server import native_display
-from om_dagster.steps import StepError
 
 # snowflake-sqlalchemy's type classes -> OpenMetadata dataType (generic names are in types.py).
 types.register(

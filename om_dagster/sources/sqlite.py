@@ -9,8 +9,8 @@ import sqlalchemy
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine, Inspector
 
+from om_dagster.core.steps import StepError
 from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
-from om_dagster.steps import StepError
 
 
 class SQLiteConnection(DatabaseConnection):

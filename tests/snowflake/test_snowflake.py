@@ -18,7 +18,7 @@ import yaml
 # called) replaces the package attribute with that submodule
 from fakesnow import server as fakesnow_server
 
-from om_dagster.definitions import build_definitions
+from om_dagster.location.definitions import build_definitions
 from tests.conftest import EXAMPLES, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
 

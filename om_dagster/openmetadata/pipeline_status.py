@@ -8,9 +8,9 @@ id). No Dagster here: the ops and the run status sensors call it.
 import time
 from typing import Any
 
-from om_dagster.client import OpenMetadataClient, OpenMetadataError
-from om_dagster.recipe import Recipe
-from om_dagster.status import Status
+from om_dagster.core.recipe import Recipe
+from om_dagster.core.status import Status
+from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 
 FAILURES_SENT = 10  # a sample, as OpenMetadata's own summaries carry
 

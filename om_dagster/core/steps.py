@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from om_dagster.status import Status
+from om_dagster.core.status import Status
 
 if TYPE_CHECKING:
-    from om_dagster.client import OpenMetadataClient
-    from om_dagster.recipe import Recipe
+    from om_dagster.core.recipe import Recipe
+    from om_dagster.openmetadata.client import OpenMetadataClient
 
 
 class Kind:

@@ -10,10 +10,10 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from om_dagster.steps import Step
+from om_dagster.core.steps import Step
 
 if TYPE_CHECKING:
-    from om_dagster.recipe import Recipe
+    from om_dagster.core.recipe import Recipe
 
 ENTRY_POINT_GROUP = "om_dagster.connectors"
 

@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from om_dagster.client import OpenMetadataClient, OpenMetadataError
-from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, build_recipe
+from om_dagster.core.loader import build_recipe
+from om_dagster.core.recipe import OpenMetadataServerConfig, Recipe, RecipeError
+from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 
 # OpenMetadata serviceType -> the recipe's source type
 SOURCE_TYPES = {

@@ -20,8 +20,8 @@ from typing import Any
 import requests
 from dagster_graphql import DagsterGraphQLClient
 
-from om_dagster.jobs import MANAGED_JOB
-from om_dagster.resources import PIPELINE_TAG
+from om_dagster.location.factory import MANAGED_JOB
+from om_dagster.location.resources import PIPELINE_TAG
 
 SENSOR = "openmetadata_ingestion_pipelines"
 REPOSITORY = "__repository__"

@@ -6,8 +6,9 @@ from pathlib import Path
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr, SecretStr
 
-from om_dagster.client import ClientSettings, OpenMetadataClient
-from om_dagster.recipe import JwtSecurityConfig, OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import JwtSecurityConfig, OpenMetadataServerConfig, Recipe, RecipeError
+from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
 
 PIPELINE_TAG = "om/pipeline_fqn"
 
@@ -90,7 +91,7 @@ class ManagedRecipeResource(RecipeSource):
         )
 
     def load(self) -> Recipe:
-        from om_dagster.managed import pipeline_recipe
+        from om_dagster.openmetadata.managed import pipeline_recipe
 
         if not self._pipeline_fqn:
             raise RecipeError(

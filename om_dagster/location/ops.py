@@ -23,13 +23,13 @@ from dagster import (
     op,
 )
 
-from om_dagster import pipeline_status
-from om_dagster.client import OpenMetadataError
-from om_dagster.recipe import Recipe, RecipeError, name_clash, namesakes
-from om_dagster.resources import OpenMetadataResource, RecipeResource, RecipeSource
-from om_dagster.spool import Spool
-from om_dagster.status import Status, judge, render_summary
-from om_dagster.steps import Step, StepError
+from om_dagster.core.recipe import Recipe, RecipeError, name_clash, namesakes
+from om_dagster.core.spool import Spool
+from om_dagster.core.status import Status, judge, render_summary
+from om_dagster.core.steps import Step, StepError
+from om_dagster.location.resources import OpenMetadataResource, RecipeResource, RecipeSource
+from om_dagster.openmetadata import pipeline_status
+from om_dagster.openmetadata.client import OpenMetadataError
 
 STATUS_REPORTED_TAG = "om/status_reported"  # the final state this run already sent to OpenMetadata
 ROLE_SECTION = {

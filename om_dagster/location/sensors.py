@@ -28,12 +28,13 @@ from dagster import (
     sensor,
 )
 
-from om_dagster.client import OpenMetadataClient, OpenMetadataError
-from om_dagster.jobs import MANAGED_JOB
-from om_dagster.managed import PIPELINES, due_runs
-from om_dagster.ops import STATUS_REPORTED_TAG, send_status
-from om_dagster.recipe import OpenMetadataServerConfig, Recipe, RecipeError, load_recipe
-from om_dagster.resources import PIPELINE_TAG, OpenMetadataResource
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import OpenMetadataServerConfig, Recipe, RecipeError
+from om_dagster.location.factory import MANAGED_JOB
+from om_dagster.location.ops import STATUS_REPORTED_TAG, send_status
+from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource
+from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
+from om_dagster.openmetadata.managed import PIPELINES, due_runs
 
 RecipeLoader = Callable[[DagsterRun], Recipe]
 PATTERN_ENV = "OM_DAGSTER_PIPELINE_PATTERN"  # regex on pipeline FQNs the sensor runs

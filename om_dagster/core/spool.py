@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from om_dagster.steps import Record
+from om_dagster.core.steps import Record
 
 
 @dataclass

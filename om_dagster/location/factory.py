@@ -5,9 +5,9 @@ from typing import Any
 
 from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, in_process_executor, job
 
-from om_dagster.ops import aws_source, bulk_sink, processor, recipe_error, sink, source, stage
-from om_dagster.recipe import Recipe, RecipeError, job_name_for
-from om_dagster.resources import PIPELINE_TAG, ManagedRecipeResource, RecipeResource
+from om_dagster.core.recipe import Recipe, RecipeError, job_name_for
+from om_dagster.location.ops import aws_source, bulk_sink, processor, recipe_error, sink, source, stage
+from om_dagster.location.resources import PIPELINE_TAG, ManagedRecipeResource, RecipeResource
 
 
 def job_tags(recipe: Recipe) -> dict[str, str]:

@@ -7,20 +7,20 @@ from typing import Any
 
 from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
 
-from om_dagster.jobs import MANAGED_JOB, broken_job, managed_job, recipe_job, recipe_schedule
-from om_dagster.managed import pipeline_recipe
-from om_dagster.recipe import (
+from om_dagster.core.loader import load_recipe
+from om_dagster.core.recipe import (
     RECIPE_SUFFIXES,
     OpenMetadataServerConfig,
     Recipe,
     RecipeError,
     is_sidecar,
     job_name_for,
-    load_recipe,
     name_clash,
 )
-from om_dagster.resources import PIPELINE_TAG, ManagedRecipeResource, OpenMetadataResource
-from om_dagster.sensors import file_loader, managed_pipelines_sensor, status_sensors
+from om_dagster.location.factory import MANAGED_JOB, broken_job, managed_job, recipe_job, recipe_schedule
+from om_dagster.location.resources import PIPELINE_TAG, ManagedRecipeResource, OpenMetadataResource
+from om_dagster.location.sensors import file_loader, managed_pipelines_sensor, status_sensors
+from om_dagster.openmetadata.managed import pipeline_recipe
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ AWS_ENV = {
     "aws_secret_access_key": "OM_DAGSTER_AWS_SECRET_ACCESS_KEY",
     "aws_session_token": "OM_DAGSTER_AWS_SESSION_TOKEN",
 }
-DEFAULT_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+DEFAULT_WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 def workflows_dir() -> Path:
@@ -117,7 +117,7 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
     token = EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else None
     resources: dict[str, Any] = {"openmetadata": OpenMetadataResource(jwt_token=token)}
     if any(isinstance(recipe, Recipe) and recipe.uses_aws for _, recipe in loaded):
-        from om_dagster.aws import AwsCredentials  # dagster-aws is slow to import: only when used
+        from om_dagster.location.aws import AwsCredentials  # dagster-aws is slow to import: only when used
 
         resources["aws"] = AwsCredentials(
             **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}

@@ -14,8 +14,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from om_dagster.fqn import url_quote
-from om_dagster.recipe import OpenMetadataServerConfig
+from om_dagster.core.recipe import OpenMetadataServerConfig
+from om_dagster.openmetadata.fqn import url_quote
 
 SUPPORTED_MAJORS = ("1", "2")
 RETRY_STATUSES = (429, 502, 503, 504)

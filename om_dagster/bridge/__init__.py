@@ -1,0 +1,1 @@
+"""OpenMetadata's orchestrator calls, answered by Dagster."""

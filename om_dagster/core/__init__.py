@@ -1,0 +1,1 @@
+"""The connector core: recipes, steps, statuses, the registry, the spool. No Dagster here."""

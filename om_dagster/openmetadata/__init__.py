@@ -1,0 +1,1 @@
+"""OpenMetadata itself: the REST client, FQNs, run status, pipelines defined on the server."""
