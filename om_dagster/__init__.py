@@ -1,4 +1,4 @@
-"""om-dagster: OpenMetadata ingestion recipes as Dagster jobs.
+"""om-dagster: OpenMetadata ingestion recipes as Dagster assets.
 
 `defs` (the Dagster code location) is built on first access, so importing the
 connector core (`om_dagster.core.steps`, `om_dagster.sources...`) never loads recipes.
@@ -18,6 +18,10 @@ def _defs() -> Any:
 def __getattr__(name: str) -> Any:
     if name == "defs":
         return _defs()
+    if name == "RecipeComponent":  # `type: om_dagster.RecipeComponent` in a dg project's defs.yaml
+        from om_dagster.location.component import RecipeComponent
+
+        return RecipeComponent
     raise AttributeError(f"module 'om_dagster' has no attribute {name!r}")
 
 

@@ -97,8 +97,8 @@ def test_glue_catalog_with_credentials_from_the_dagster_aws_resource(tmp_path, m
     glue_catalog(moto)
     folder = tmp_path / "wf"
     write_recipe(folder / "glue.yaml", recipe("glue", moto, standin, keys=False))
-    job = build_definitions(folder).get_job_def("glue")
-    assert "aws_source" in {node.name for node in job.graph.nodes}
+    job = build_definitions(folder).resolve_job_def("glue")
+    assert "aws_source" in {node.name for node in job.graph.node_named("glue_steps").definition.nodes}
     without = job.execute_in_process(raise_on_error=False)
     assert not without.success  # nothing in the recipe, the resource or the environment
     result = job.execute_in_process(resources={"aws": AwsCredentials(**KEYS)}, raise_on_error=False)
@@ -242,7 +242,7 @@ def test_dynamodb_through_the_dagster_job_marks_dropped_tables_deleted(tmp_path,
         )
     folder = tmp_path / "wf"
     write_recipe(folder / "ddb.yaml", recipe("dynamodb", moto, standin))
-    job = build_definitions(folder).get_job_def("ddb")
+    job = build_definitions(folder).resolve_job_def("ddb")
     assert job.execute_in_process().success
     dynamodb.delete_table(TableName="orders")
     assert job.execute_in_process().success

@@ -90,7 +90,7 @@ def test_the_dynamodb_yaml_runs_with_database_read_as_database_name(tmp_path, mo
     )
     warnings = load_recipe(path).warnings
     assert any("config.database: a field of older OpenMetadata releases" in w for w in warnings)
-    result = build_definitions(folder).get_job_def("dynamodb").execute_in_process(raise_on_error=False)
+    result = build_definitions(folder).resolve_job_def("dynamodb").execute_in_process(raise_on_error=False)
     assert result.success
     assert set(standin.all("tables")) == {"local_dynamodb.custom_database_name.default.users"}
 
@@ -112,7 +112,7 @@ def test_the_mysql_yaml_runs_with_its_password_under_config(tmp_path, mysql, sta
     )
     warnings = load_recipe(path).warnings
     assert any("config.password: a field of older OpenMetadata releases, moved in 1.1" in w for w in warnings)
-    result = build_definitions(folder).get_job_def("mysql").execute_in_process(raise_on_error=False)
+    result = build_definitions(folder).resolve_job_def("mysql").execute_in_process(raise_on_error=False)
     assert result.success
     assert f"local_mysql.default.{mysql.database}.films" in standin.all("tables")
 

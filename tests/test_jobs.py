@@ -4,11 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from om_dagster.core.recipe import RecipeError
 from om_dagster.location.definitions import build_definitions
-from om_dagster.location.ops import asset_key
 from tests.conftest import execute_job, make_sqlite, recipe_dict, write_recipe
 
 DDL = """
@@ -25,20 +24,21 @@ def folder(tmp_path):
 
 
 def upstream(job) -> dict[str, list[str]]:
-    """Each op and the ops it reads from."""
-    deps = job.graph.dependency_structure
+    """Each op of the recipe's asset (the job's node `<job>_steps`) and the ops it reads from."""
+    steps = job.graph.node_named(f"{job.name}_steps").definition
+    deps = steps.dependency_structure
     return {
         node.name: [
             out.node.name
             for outs in deps.input_to_upstream_outputs_for_node(node.name).values()
             for out in outs
         ]
-        for node in job.graph.nodes
+        for node in steps.nodes
     }
 
 
 def run(defs, name, **kw):
-    return defs.get_job_def(name).execute_in_process(raise_on_error=False, **kw)
+    return defs.resolve_job_def(name).execute_in_process(raise_on_error=False, **kw)
 
 
 def step_failure(result) -> str:
@@ -57,14 +57,14 @@ def test_a_recipe_job_ingests_and_materializes_its_service(tmp_path, folder, sta
         recipe_dict(tmp_path / "data" / "cat.db", service="shop", server_url=standin.url),
     )
     defs = build_definitions(folder)
-    job = defs.get_job_def("shop_catalog")
+    job = defs.resolve_job_def("shop_catalog")
     assert upstream(job) == {"source": [], "sink": ["source"]}
     assert job.tags["om/service"] == "shop" and job.tags["om/recipe"] == "shop-catalog.yaml"
     result = run(defs, "shop_catalog")
     assert result.success
     assert set(standin.all("tables")) == {"shop.main.main.a", "shop.main.main.b", "shop.main.main.c"}
     mat = materialization(result)
-    assert mat.asset_key == asset_key("shop")
+    assert mat.asset_key == AssetKey(["openmetadata", "shop", "metadata"])
     assert mat.metadata["state"].value == "success"
     assert mat.metadata["source:sqlite records"].value == 6
     assert mat.metadata["sink:metadata-rest records"].value == 6
@@ -108,7 +108,7 @@ def test_a_broken_recipe_does_not_stop_the_good_one(tmp_path, folder):
         f"{folder / 'broken.yaml'}: source.sourceConfig.config.tableFilterPattern.include: "
         "is not a field of this section"
     )
-    assert expected in defs.get_job_def("broken").description
+    assert expected in defs.resolve_job_def("broken").description
     result = run(defs, "broken")
     assert not result.success and step_failure(result).startswith(expected)
 
@@ -123,10 +123,10 @@ def test_a_json_recipe_is_a_job_and_a_namesake_yaml_is_a_clear_error(tmp_path, f
     defs = build_definitions(folder)
     result = run(defs, "from_json")
     assert result.success
-    assert defs.get_job_def("from_json").tags["om/recipe"] == "from-json.json"
+    assert defs.resolve_job_def("from_json").tags["om/recipe"] == "from-json.json"
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 6
     clash = f"{folder / 'twice.json'}: job name 'twice' is also that of {folder / 'twice.yaml'}"
-    assert clash in defs.get_job_def("twice").description
+    assert clash in defs.resolve_job_def("twice").description
     result = run(defs, "twice")
     assert not result.success and step_failure(result).startswith(clash)
     with pytest.raises(RecipeError, match="job name 'twice' is also that of"):
@@ -137,7 +137,9 @@ def test_invalid_json_names_the_line(tmp_path, folder):
     folder.mkdir()
     (folder / "bad.json").write_text('{\n  "source": {\n    "type": "sqlite",\n  }\n}\n')
     defs = build_definitions(folder)
-    assert f"{folder / 'bad.json'}: invalid JSON at line 4, column 3" in defs.get_job_def("bad").description
+    assert (
+        f"{folder / 'bad.json'}: invalid JSON at line 4, column 3" in defs.resolve_job_def("bad").description
+    )
 
 
 def test_strict_mode_stops_loading_at_the_broken_recipe(tmp_path, folder):
@@ -242,7 +244,7 @@ def test_third_party_steps_plug_in_through_entry_points(tmp_path, folder, plugin
     data["bulkSink"] = {"type": "collect", "config": {"filename": str(tmp_path / "counts.txt")}}
     write_recipe(folder / "usage.yaml", data)
     defs = build_definitions(folder)
-    assert upstream(defs.get_job_def("usage")) == {
+    assert upstream(defs.resolve_job_def("usage")) == {
         "source": [],
         "processor": ["source"],
         "stage": ["processor"],

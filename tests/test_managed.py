@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.location.definitions import build_definitions
@@ -28,18 +28,21 @@ def server(standin, tmp_path, monkeypatch):
 
 
 def test_the_generic_job_runs_a_pipeline_named_by_its_tag(server, tmp_path):
-    job = build_definitions(tmp_path / "none").get_job_def(MANAGED_JOB)
+    job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
     instance = DagsterInstance.ephemeral()
     result = job.execute_in_process(instance=instance, tags={"om/pipeline_fqn": "svc.nightly"})
     assert result.success
     assert set(server.all("tables")) == {"svc.main.main.a", "svc.main.main.b"}
     assert [s["pipelineState"] for s in server.status_history("svc.nightly")] == ["running", "success"]
+    # the key of a recipe file of that service and workflow: one history either way
+    [materialized] = result.asset_materializations_for_node("sink")
+    assert materialized.asset_key == AssetKey(["openmetadata", "svc", "metadata"])
     run = instance.get_run_by_id(result.run_id)
     assert "svc.main" not in json.dumps(run.run_config) and "databaseMode" not in json.dumps(run.run_config)
 
 
 def test_the_generic_job_without_a_pipeline_tag_says_what_to_do(server, tmp_path):
-    job = build_definitions(tmp_path / "none").get_job_def(MANAGED_JOB)
+    job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
     result = job.execute_in_process(raise_on_error=False)
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert "launch this job with the run tag om/pipeline_fqn=<service>.<pipeline name>" in (

@@ -51,7 +51,7 @@ def test_a_mysql_catalog_through_the_dagster_job(tmp_path, mysql, standin):
     run_sql(mysql, CATALOG)
     folder = tmp_path / "wf"
     write_recipe(folder / "my.yaml", recipe(mysql, standin))
-    result = build_definitions(folder).get_job_def("my").execute_in_process(raise_on_error=False)
+    result = build_definitions(folder).resolve_job_def("my").execute_in_process(raise_on_error=False)
     assert result.success
     schema = f"my.default.{mysql.database}"
     assert set(standin.all("databases")) == {"my.default"}

@@ -35,6 +35,14 @@ query Asset($key: AssetKeyInput!) {
 }"""
 
 
+RUN_TAGS = """
+query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status tags { key value } } } }"""
+
+
+def file_recipe(db: Path, service: str, out: Path) -> dict:
+    return recipe_dict(db, service=service, sink={"type": "file", "config": {"filename": str(out)}})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +68,10 @@ def live(tmp_path_factory):
     every_minute["ingestionPipelineFQN"] = "svc.by_recipe"
     write_recipe(folder / "every_minute.yaml", every_minute)
     write_recipe(folder / "every_minute.dagster.yaml", {"schedule": "* * * * *", "enabled": True})
+    # an upstream recipe, and one after it whose sidecar asks to run when it materializes
+    write_recipe(folder / "upstream.yaml", file_recipe(db, "up", tmp / "up.jsonl"))
+    write_recipe(folder / "downstream.yaml", file_recipe(db, "down", tmp / "down.jsonl"))
+    write_recipe(folder / "downstream.dagster.yaml", {"deps": ["upstream"], "automation": "eager"})
     home = tmp / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
@@ -141,7 +153,10 @@ def test_run_then_status_and_logs(live):
     logs = client.get_last_logs("svc.nightly")
     assert "Workflow result: success" in logs["ingestion_task"] and logs["logs"] == logs["ingestion_task"]
     assert [s["pipelineState"] for s in standin.status_history("svc.nightly")][-2:] == ["running", "success"]
-    materialized = client._query(ASSET, {"key": {"path": ["openmetadata", "svc"]}})["assetOrError"]
+    # the key a recipe of that service and workflow has: one history, whichever way it runs
+    materialized = client._query(ASSET, {"key": {"path": ["openmetadata", "svc", "metadata"]}})[
+        "assetOrError"
+    ]
     [last] = materialized["assetMaterializations"]
     entries = {e["label"]: e.get("intValue", e.get("text")) for e in last["metadataEntries"]}
     assert last["runId"] == run_id and entries["state"] == "success"
@@ -187,3 +202,25 @@ def test_the_daemon_runs_a_schedule_tick_and_a_sensor_tick(live):
     assert scheduled, "no run of the every-minute schedule"
     assert sensed, f"no run launched by the pipelines sensor: {client.get_status('svc.minutely')}"
     assert "success" in [s["pipelineState"] for s in standin.status_history("svc.minutely")]
+
+
+def test_automation_eager_runs_a_recipe_after_its_upstream_materializes(live):
+    """Once for real: the daemon's automation sensor launches `downstream` (sidecar
+    `automation: eager`, `deps: [upstream]`) after a run materializes `upstream`."""
+    client, _ = live
+    down = {"key": {"path": ["openmetadata", "down", "metadata"]}}
+    assert client._query(ASSET, down)["assetOrError"]["assetMaterializations"] == []
+    upstream_run = client.graphql.submit_job_execution(
+        "upstream", repository_location_name="om_dagster", repository_name="__repository__"
+    )
+    deadline = time.monotonic() + 180  # the sensor ticks every 15 s, once upstream is done
+    while time.monotonic() < deadline:
+        materialized = client._query(ASSET, down)["assetOrError"]["assetMaterializations"]
+        if materialized:
+            break
+        time.sleep(2)
+    assert materialized, "the daemon never materialized the downstream asset"
+    run = client._query(RUN_TAGS, {"id": materialized[0]["runId"]})["runOrError"]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert materialized[0]["runId"] != upstream_run
+    assert tags.get("dagster/from_automation_condition") == "true", tags

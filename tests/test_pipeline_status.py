@@ -33,7 +33,7 @@ def states(standin) -> list[str]:
 
 def test_a_run_reports_running_then_success_with_step_summaries(tmp_path, standin, pipeline):
     db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    result = build_definitions(folder_with(tmp_path, standin, db)).get_job_def("r").execute_in_process()
+    result = build_definitions(folder_with(tmp_path, standin, db)).resolve_job_def("r").execute_in_process()
     assert result.success
     assert states(standin) == ["running", "success"]
     running, final = standin.status_history(PIPELINE)
@@ -48,7 +48,7 @@ def test_a_run_reports_running_then_success_with_step_summaries(tmp_path, standi
 
 def test_failures_beyond_the_threshold_report_failed_with_the_entities(tmp_path, standin, pipeline):
     db = make_sqlite(tmp_path / "c.db", 'CREATE TABLE "x::1" (a INT); CREATE TABLE ok (a INT);')
-    job = build_definitions(folder_with(tmp_path, standin, db)).get_job_def("r")
+    job = build_definitions(folder_with(tmp_path, standin, db)).resolve_job_def("r")
     assert not job.execute_in_process(raise_on_error=False).success
     assert states(standin) == ["running", "failed"]
     sink = standin.status_history(PIPELINE)[-1]["status"][1]
@@ -60,7 +60,7 @@ def test_the_recipe_pipeline_run_id_is_the_run_id(tmp_path, standin, pipeline):
     folder = folder_with(tmp_path, standin, db)
     text = (folder / "r.yaml").read_text() + "pipelineRunId: 0b6d9d2e-5f1c-4c1e-9d3a-2b8f6f7d1a11\n"
     (folder / "r.yaml").write_text(text)
-    build_definitions(folder).get_job_def("r").execute_in_process()
+    build_definitions(folder).resolve_job_def("r").execute_in_process()
     assert {s["runId"] for s in standin.status_history(PIPELINE)} == {"0b6d9d2e-5f1c-4c1e-9d3a-2b8f6f7d1a11"}
 
 
@@ -68,7 +68,7 @@ def test_a_crashed_run_is_marked_failed_by_the_sensor(tmp_path, standin, pipelin
     folder = folder_with(tmp_path, standin, tmp_path / "missing.db")  # the source step fails
     defs = build_definitions(folder)
     instance = DagsterInstance.ephemeral()
-    result = defs.get_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success and states(standin) == ["running"]
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     sensor = next(s for s in defs.sensors if s.name == "openmetadata_failed_runs")
@@ -87,7 +87,7 @@ def test_the_sensor_leaves_runs_that_reported_their_end(tmp_path, standin, pipel
     db = make_sqlite(tmp_path / "c.db", 'CREATE TABLE "x::1" (a INT);')
     defs = build_definitions(folder_with(tmp_path, standin, db))
     instance = DagsterInstance.ephemeral()
-    result = defs.get_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     run = instance.get_run_by_id(result.run_id)
     assert run.tags["om/status_reported"] == "failed"
@@ -103,7 +103,7 @@ def test_the_sensor_leaves_runs_that_reported_their_end(tmp_path, standin, pipel
 def test_a_pipeline_the_server_does_not_know_is_a_warning_not_a_failure(tmp_path, standin):
     db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT);")
     instance = DagsterInstance.ephemeral()
-    job = build_definitions(folder_with(tmp_path, standin, db)).get_job_def("r")
+    job = build_definitions(folder_with(tmp_path, standin, db)).resolve_job_def("r")
     result = job.execute_in_process(instance=instance)
     assert result.success
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
@@ -117,7 +117,7 @@ def test_a_terminated_run_is_marked_stopped_by_the_sensor(tmp_path, standin, pip
     db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT);")
     defs = build_definitions(folder_with(tmp_path, standin, db))
     instance = DagsterInstance.ephemeral()
-    job = defs.get_job_def("r")
+    job = defs.resolve_job_def("r")
     run = instance.create_run_for_job(job, run_id="5e1f0c3a-9d2b-4c7e-8f6a-1b2c3d4e5f60", tags=job.tags)
     instance.report_run_canceled(run)  # what terminating a queued or running run leaves
     canceled = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_CANCELED).records

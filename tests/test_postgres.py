@@ -67,7 +67,7 @@ def test_a_postgres_catalog_through_the_dagster_job(tmp_path, postgres, standin)
     run_sql(postgres, CATALOG)
     folder = tmp_path / "wf"
     write_recipe(folder / "pg.yaml", recipe(postgres, standin))
-    result = build_definitions(folder).get_job_def("pg").execute_in_process(raise_on_error=False)
+    result = build_definitions(folder).resolve_job_def("pg").execute_in_process(raise_on_error=False)
     assert result.success
     db = f"pg.{postgres.database}"
     assert set(standin.all("databaseSchemas")) == {f"{db}.public", f"{db}.shop", f'{db}."odd.schema"'}

@@ -53,12 +53,12 @@ def test_the_aws_resource_comes_with_recipes_that_use_aws(tmp_path, plugin):
     plugin(AWS_SOURCE, {"s3": "S3Catalog"})
     folder = tmp_path / "wf"
     write_recipe(folder / "plain.yaml", recipe_dict("x.db"))
-    assert sorted(build_definitions(folder).resources) == ["openmetadata"]
+    assert sorted(build_definitions(folder).resources) == ["openmetadata", "recipe"]
     data = recipe_dict("x.db")
     data["source"]["type"] = "s3-catalog"
     write_recipe(folder / "cloud.yaml", data)
     defs = build_definitions(folder)
-    assert sorted(defs.resources) == ["aws", "openmetadata"]
+    assert sorted(defs.resources) == ["aws", "openmetadata", "recipe"]
     assert isinstance(defs.resources["aws"], AwsCredentials)
 
 
@@ -68,4 +68,4 @@ def test_loading_without_aws_recipes_does_not_import_dagster_aws(tmp_path):
     code = "import sys, om_dagster; print(sorted(om_dagster.defs.resources), 'dagster_aws' in sys.modules)"
     env = dict(os.environ, OM_DAGSTER_WORKFLOWS_DIR=str(folder))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['openmetadata'] False"
+    assert done.stdout.strip() == "['openmetadata', 'recipe'] False"

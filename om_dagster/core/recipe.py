@@ -8,6 +8,7 @@ reads the file, so their values never reach run config, tags or metadata.
 
 import functools
 import json
+import keyword
 import os
 import re
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ if TYPE_CHECKING:
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+# Names Dagster refuses for jobs and ops besides Python keywords (its `DISALLOWED_NAMES`).
+RESERVED_NAMES = frozenset(
+    {"context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict", "output_arg_dict"}
+    | {"int", "str", "float", "bool", "input", "output", "type"}
+)
+# `sourceConfig.config.type` -> the workflow's name in asset keys (OpenMetadata's pipeline types).
+WORKFLOW_KINDS = {
+    "DatabaseMetadata": "metadata",
+    "Profiler": "profiler",
+    "TestSuite": "test_suite",
+    "DatabaseUsage": "usage",
+    "DatabaseLineage": "lineage",
+    "AutoClassification": "auto_classification",
+    "DBT": "dbt",
+}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -313,6 +329,22 @@ class Workflow(Model):
     enableStreamableLogs: bool = False
 
 
+def valid_cron(value: str | None) -> str | None:
+    from dagster._utils.schedules import is_valid_cron_string  # the sidecar is Dagster's part
+
+    if value is not None and not is_valid_cron_string(value):
+        raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * *')")
+    return value
+
+
+class OnCron(Model):
+    """`automation: {on_cron: "0 2 * * *"}`: once a cron tick has passed and upstream is fresh."""
+
+    on_cron: str
+
+    _valid_cron = field_validator("on_cron")(valid_cron)
+
+
 class Sidecar(Model):
     """`NAME.dagster.yaml`: what Dagster needs and `metadata ingest` must never see."""
 
@@ -321,15 +353,20 @@ class Sidecar(Model):
     enabled: bool = False
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    owners: list[str] = Field(default_factory=list)  # of the asset: emails or `team:name`
+    automation: Literal["eager"] | OnCron | None = None
+    deps: list[str] = Field(default_factory=list)  # stems of upstream recipes in the folder
 
-    @field_validator("schedule")
+    _valid_cron = field_validator("schedule")(valid_cron)
+
+    @field_validator("automation", mode="before")
     @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        from dagster._utils.schedules import is_valid_cron_string
-
-        if value is not None and not is_valid_cron_string(value):
-            raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * *')")
-        return value
+    def _one_automation(cls, value: Any) -> Any:
+        if value is None or value == "eager" or isinstance(value, OnCron):
+            return value
+        if isinstance(value, dict):
+            return OnCron.model_validate(value)
+        raise ValueError("expected `eager` or `{on_cron: '<cron>'}`")
 
     @field_validator("timezone")
     @classmethod
@@ -368,6 +405,17 @@ class Recipe:
 
     def mask(self, text: str) -> str:
         return mask(text, self.secrets)
+
+    @property
+    def workflow_kind(self) -> str:
+        """`metadata`, `profiler`, `test_suite`, `usage`, `lineage`...: what the recipe runs.
+        Without a `type`, OpenMetadata reads usage and lineage from the source's name."""
+        source = self.workflow.source
+        kind = source.sourceConfig.config.get("type")
+        if kind is None:
+            by_name = {"-usage": "DatabaseUsage", "-lineage": "DatabaseLineage"}
+            kind = next((k for end, k in by_name.items() if source.type.endswith(end)), "DatabaseMetadata")
+        return WORKFLOW_KINDS.get(kind, JOB_NAME_UNSAFE.sub("_", str(kind)).lower())
 
     @property
     def service_connection(self) -> dict[str, Any] | None:
@@ -413,8 +461,12 @@ def secret_values(value: Any, key: str = "") -> list[str]:
 
 
 def job_name_for(path: Path) -> str:
+    """The stem with characters outside [A-Za-z0-9_] as `_`; a name Dagster reserves
+    (a Python keyword, `meta`, `config`...) or one starting with a digit gets a `_`."""
     name = JOB_NAME_UNSAFE.sub("_", path.stem)
-    return name if not name[:1].isdigit() else f"_{name}"
+    if name[:1].isdigit():
+        return f"_{name}"
+    return f"{name}_" if name in RESERVED_NAMES or keyword.iskeyword(name) else name
 
 
 def expand_env(value: Any, file: Path, path: str = "", strict: bool = True) -> Any:

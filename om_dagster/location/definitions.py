@@ -1,11 +1,25 @@
-"""The code location: a job (and schedule) per recipe in the workflows folder, and the shared resources."""
+"""The code location: an asset (its check, job and schedule) per recipe in the workflows folder,
+the sensors, and the shared resources."""
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster import Definitions, EnvVar, JobDefinition, ScheduleDefinition
+from dagster import (
+    AssetChecksDefinition,
+    AssetsDefinition,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+    JobDefinition,
+    ScheduleDefinition,
+    SensorDefinition,
+    in_process_executor,
+)
 
 from om_dagster.core.loader import load_recipe
 from om_dagster.core.recipe import (
@@ -17,10 +31,25 @@ from om_dagster.core.recipe import (
     job_name_for,
     name_clash,
 )
-from om_dagster.location.factory import MANAGED_JOB, broken_job, managed_job, recipe_job, recipe_schedule
-from om_dagster.location.resources import PIPELINE_TAG, ManagedRecipeResource, OpenMetadataResource
+from om_dagster.location.factory import (
+    MANAGED_JOB,
+    asset_keys,
+    broken_job,
+    managed_job,
+    recipe_defs,
+    upstream,
+)
+from om_dagster.location.resources import (
+    PIPELINE_TAG,
+    ManagedRecipeResource,
+    OpenMetadataResource,
+    RecipeFiles,
+)
 from om_dagster.location.sensors import file_loader, managed_pipelines_sensor, status_sensors
 from om_dagster.openmetadata.managed import pipeline_recipe
+
+if TYPE_CHECKING:  # what define_asset_job returns
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 log = logging.getLogger(__name__)
 
@@ -73,34 +102,85 @@ def load_recipes(folder: Path, strict: bool = False) -> list[tuple[Path, Recipe 
     return loaded
 
 
-def recipe_jobs(
-    loaded: list[tuple[Path, Recipe | RecipeError]], resources: dict[str, Any], strict: bool = False
-) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
-    """A job per recipe (a broken recipe: a job that fails with its error), and the schedules
-    of the recipes whose sidecar has one. Files that give one job name (`shop.yaml` and
-    `shop.json`) make one broken job naming them all: which one runs must not be a guess."""
+@dataclass
+class RecipeDefinitions:
+    """What the recipes of a folder put in the code location."""
+
+    assets: list[AssetsDefinition] = field(default_factory=list)
+    checks: list[AssetChecksDefinition] = field(default_factory=list)
+    jobs: list["JobDefinition | UnresolvedAssetJobDefinition"] = field(default_factory=list)
+    schedules: list[ScheduleDefinition] = field(default_factory=list)
+    recipes: list[Recipe] = field(default_factory=list)  # those that became assets
+
+
+def recipe_definitions(
+    loaded: list[tuple[Path, Recipe | RecipeError]], strict: bool = False
+) -> RecipeDefinitions:
+    """An asset, its check, its job and schedule per recipe; a job that fails with its error
+    per broken one. Files that give one job name (`shop.yaml` and `shop.json`) make one broken
+    job naming them all: which one runs must not be a guess."""
+    out = RecipeDefinitions()
     by_name: dict[str, list[tuple[Path, Recipe | RecipeError]]] = {}
     for path, recipe in loaded:
         by_name.setdefault(job_name_for(path), []).append((path, recipe))
-    jobs: list[JobDefinition] = []
-    schedules: list[ScheduleDefinition] = []
-    for same in by_name.values():
-        if len(same) > 1:
-            err = name_clash(same[0][0], [path for path, _ in same[1:]])
-            if strict:
-                raise err
-            log.error(str(err))
-            jobs.append(broken_job(same[0][0], err))
-            continue
+    good: dict[str, Recipe] = {}
+    for name, same in by_name.items():
         path, recipe = same[0]
+        if len(same) > 1:
+            recipe = name_clash(path, [other for other, _ in same[1:]])
+            if strict:
+                raise recipe
+            log.error(str(recipe))
         if isinstance(recipe, RecipeError):
-            jobs.append(broken_job(path, recipe))
+            out.jobs.append(broken_job(path, recipe))
+        else:
+            good[name] = recipe
+    keys = asset_keys(good.values())
+    for recipe in good.values():
+        try:
+            deps = upstream(recipe, keys, good)
+        except RecipeError as err:
+            if strict:
+                raise
+            log.error(str(err))
+            out.jobs.append(broken_job(recipe.path, err))
             continue
-        built = recipe_job(recipe, resources)
-        jobs.append(built)
-        if schedule := recipe_schedule(recipe, built):
-            schedules.append(schedule)
-    return jobs, schedules
+        built = recipe_defs(recipe, keys[recipe.path], deps)
+        out.assets.append(built.asset)
+        out.checks.append(built.check)
+        out.jobs.append(built.job)
+        out.schedules += [built.schedule] if built.schedule else []
+        out.recipes.append(recipe)
+    return out
+
+
+def shared_resources(uses_aws: bool) -> dict[str, Any]:
+    """The resources recipe assets need: `recipe`, `openmetadata`, and `aws` when a recipe
+    uses AWS (importing dagster-aws costs seconds at every start-up). Secrets by `EnvVar`."""
+    token = EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else None
+    resources: dict[str, Any] = {
+        "recipe": RecipeFiles(),
+        "openmetadata": OpenMetadataResource(jwt_token=token),
+    }
+    if uses_aws:
+        from om_dagster.location.aws import AwsCredentials
+
+        resources["aws"] = AwsCredentials(
+            **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}
+        )
+    return resources
+
+
+def automation_sensor() -> AutomationConditionSensorDefinition:
+    """Evaluates the sidecars' `automation` (eager, on_cron): running, since a sidecar that
+    sets it asks for it; the daemon ticks it."""
+    return AutomationConditionSensorDefinition(
+        "openmetadata_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=15,
+        description="Materializes recipe assets as their sidecar's `automation` says.",
+    )
 
 
 def managed_server() -> OpenMetadataServerConfig:
@@ -114,27 +194,38 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
     """The code location. `strict` (default: `OM_DAGSTER_STRICT`) stops on a bad recipe."""
     strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false") if strict is None else strict
     loaded = load_recipes(folder or workflows_dir(), strict)
-    token = EnvVar(TOKEN_ENV) if os.environ.get(TOKEN_ENV) else None
-    resources: dict[str, Any] = {"openmetadata": OpenMetadataResource(jwt_token=token)}
-    if any(isinstance(recipe, Recipe) and recipe.uses_aws for _, recipe in loaded):
-        from om_dagster.location.aws import AwsCredentials  # dagster-aws is slow to import: only when used
-
-        resources["aws"] = AwsCredentials(
-            **{field: EnvVar(var) for field, var in AWS_ENV.items() if os.environ.get(var)}
-        )
-    jobs, schedules = recipe_jobs(loaded, resources, strict)
+    uses_aws = any(isinstance(recipe, Recipe) and recipe.uses_aws for _, recipe in loaded)
+    resources = shared_resources(uses_aws)
+    token = resources["openmetadata"].jwt_token
+    built = recipe_definitions(loaded, strict)
     reporting = {
-        recipe.job_name: file_loader(path)
-        for path, recipe in loaded
-        if isinstance(recipe, Recipe) and recipe.workflow.ingestionPipelineFQN
+        recipe.job_name: file_loader(recipe.path)
+        for recipe in built.recipes
+        if recipe.workflow.ingestionPipelineFQN
     }
-    sensors = []
+    sensors: list[SensorDefinition] = []
+    if any(recipe.sidecar.automation for recipe in built.recipes):
+        sensors.append(automation_sensor())
     if os.environ.get(SERVER_ENV):  # pipelines defined in OpenMetadata run here too
-        jobs.append(
+        built.jobs.append(
             managed_job(resources, ManagedRecipeResource(host_port=EnvVar(SERVER_ENV), jwt_token=token))
         )
         sensors.append(managed_pipelines_sensor(managed_server))
         reporting[MANAGED_JOB] = lambda run: pipeline_recipe(managed_server(), run.tags[PIPELINE_TAG])
     if reporting:
-        sensors += status_sensors(reporting, resources["openmetadata"])
-    return Definitions(jobs=jobs, schedules=schedules, sensors=sensors, resources=resources)
+        by_asset = {
+            key: reporting[recipe.job_name]
+            for recipe, asset in zip(built.recipes, built.assets, strict=True)
+            if recipe.job_name in reporting
+            for key in asset.keys
+        }
+        sensors += status_sensors(reporting, by_asset, resources["openmetadata"])
+    return Definitions(
+        assets=built.assets,
+        asset_checks=built.checks,
+        jobs=built.jobs,
+        schedules=built.schedules,
+        sensors=sensors,
+        resources=resources,
+        executor=in_process_executor,  # asset graph runs too: steps are sequential, processes cost start-up
+    )

@@ -2,7 +2,8 @@
 
 Each op loads the job's recipe (from the `recipe` resource), builds its step from the
 registry, drives it, and spools its records for the next op. The last op applies the
-recipe's success rule, logs the summary and materializes `openmetadata/<service>`.
+recipe's success rule, logs the summary and materializes the recipe's asset,
+`openmetadata/<service>/<workflow>`.
 """
 
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dagster import (
     DagsterExecutionInterruptedError,
     DagsterInstance,
     Failure,
+    In,
     MetadataValue,
     Nothing,
     OpExecutionContext,
@@ -23,11 +25,11 @@ from dagster import (
     op,
 )
 
-from om_dagster.core.recipe import Recipe, RecipeError, name_clash, namesakes
+from om_dagster.core.recipe import JOB_NAME_UNSAFE, Recipe, RecipeError, name_clash, namesakes
 from om_dagster.core.spool import Spool
 from om_dagster.core.status import Status, judge, render_summary
 from om_dagster.core.steps import Step, StepError
-from om_dagster.location.resources import OpenMetadataResource, RecipeResource, RecipeSource
+from om_dagster.location.resources import OpenMetadataResource, RecipeSource, recipe_path
 from om_dagster.openmetadata import pipeline_status
 from om_dagster.openmetadata.client import OpenMetadataError
 
@@ -42,13 +44,14 @@ ROLE_SECTION = {
 FAILURES_SHOWN = 20
 
 
-def asset_key(service: str) -> AssetKey:
-    return AssetKey(["openmetadata", service])
+def recipe_asset_key(recipe: Recipe) -> AssetKey:
+    """`openmetadata/<service>/<workflow>`: what a recipe (or a managed pipeline) materializes."""
+    return AssetKey(["openmetadata", JOB_NAME_UNSAFE.sub("_", recipe.service_name), recipe.workflow_kind])
 
 
 def load(context: OpExecutionContext, recipe: RecipeSource, warn: bool = False) -> Recipe:
     try:
-        loaded = recipe.load()
+        loaded = recipe.load(context)
     except RecipeError as err:
         raise Failure(description=str(err)) from None
     if warn:
@@ -83,9 +86,7 @@ def status_metadata(status: Status) -> dict[str, MetadataValue]:
         "success %": MetadataValue.float(status.success_rate()),
     }
     if status.failures:
-        rows = "\n".join(
-            f"| {i.name} | {i.reason.replace('|', '/')} |" for i in status.failures[:FAILURES_SHOWN]
-        )
+        rows = "\n".join(f"| {cell(i.name)} | {cell(i.reason)} |" for i in status.failures[:FAILURES_SHOWN])
         meta["failed entities"] = MetadataValue.md(f"| entity | reason |\n|---|---|\n{rows}")
     return meta
 
@@ -164,13 +165,29 @@ def finish(
     metadata: dict[str, MetadataValue] = {
         "state": MetadataValue.text(outcome.state),
         "recipe": MetadataValue.path(str(loaded.path)),
+        "failures": MetadataValue.int(sum(s.failure_count for s in statuses)),
     }
+    failed = [(status.step, issue) for status in statuses for issue in status.failures]
+    if failed:
+        rows = "\n".join(
+            f"| {step} | {cell(i.name)} | {cell(i.reason)} |" for step, i in failed[:FAILURES_SHOWN]
+        )
+        metadata["failed entities"] = MetadataValue.md(f"| step | entity | reason |\n|---|---|---|\n{rows}")
     for status in statuses:
         metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
     if outcome.fail_run:
         raise Failure(description=f"{loaded.path}: {outcome.reason}", metadata=metadata)
-    yield AssetMaterialization(asset_key=asset_key(loaded.service_name), metadata=metadata)
+    if context.has_assets_def:  # the recipe's asset: this output is its materialization
+        yield Output(None, metadata=metadata)
+        return
+    # a managed pipeline's job: the same key as a recipe file of that service and workflow
+    yield AssetMaterialization(asset_key=recipe_asset_key(loaded), metadata=metadata)
     yield Output(None)
+
+
+def cell(text: str) -> str:
+    """Text for a markdown table cell: one line, no column separator."""
+    return " ".join(text.split()).replace("|", "/")
 
 
 def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadataResource) -> Output:
@@ -181,12 +198,17 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
         return spool_step(context, step, "source", step.run(), [])
 
 
-@op(out=Out(Spool), description="Reads the recipe's source and spools its records.")
+# `after`: the upstream assets (a profiler recipe after its service's metadata), no data
+AFTER = {"after": In(Nothing)}
+
+
+@op(ins=AFTER, out=Out(Spool), description="Reads the recipe's source and spools its records.")
 def source(context: OpExecutionContext, recipe: RecipeSource, openmetadata: OpenMetadataResource) -> Output:
     return read(context, load(context, recipe, warn=True), openmetadata)
 
 
 @op(
+    ins=AFTER,
     out=Out(Spool),
     # by key, not typed parameters: dagster-aws is imported only where AWS is used
     required_resource_keys={"recipe", "openmetadata", "aws"},
@@ -260,12 +282,12 @@ def bulk_sink(
 
 
 @op(description="Stands for a recipe that does not load: fails with the recipe's error.")
-def recipe_error(recipe: RecipeResource) -> None:
+def recipe_error(context: OpExecutionContext, recipe: RecipeSource) -> None:
+    path = recipe_path(context)
     try:
-        recipe.load()
+        recipe.load(context)
     except RecipeError as err:
         raise Failure(description=str(err)) from None
-    path = Path(recipe.path)
     if others := namesakes(path):
         raise Failure(description=str(name_clash(path, others)))
-    raise Failure(description=f"{recipe.path} is valid now: reload the code location to run it")
+    raise Failure(description=f"{path} is valid now: reload the code location to run it")

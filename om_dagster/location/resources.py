@@ -1,9 +1,9 @@
-"""Dagster resources: the recipe a job runs, and the OpenMetadata client (AWS: `aws.py`)."""
+"""Dagster resources: where an op's recipe comes from, and the OpenMetadata client (AWS: `aws.py`)."""
 
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext, OpExecutionContext
 from pydantic import Field, PrivateAttr, SecretStr
 
 from om_dagster.core.loader import load_recipe
@@ -11,24 +11,29 @@ from om_dagster.core.recipe import JwtSecurityConfig, OpenMetadataServerConfig, 
 from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
 
 PIPELINE_TAG = "om/pipeline_fqn"
+RECIPE_TAG = "om/recipe_path"  # on the ops of a recipe's asset: the recipe file they run
 
 
 class RecipeSource(ConfigurableResource, ABC):
-    """Where a job's recipe comes from; the ops call `load()` when a run starts."""
+    """Where an op's recipe comes from; the ops call `load(context)` when a run starts."""
 
     @abstractmethod
-    def load(self) -> Recipe:
+    def load(self, context: OpExecutionContext) -> Recipe:
         """The recipe as it is now, secrets resolved in this process only."""
 
 
-class RecipeResource(RecipeSource):
-    """The recipe file a job runs. Only its path is config: secrets stay in the file or env."""
+class RecipeFiles(RecipeSource):
+    """Recipe files: each op of a recipe's asset carries the file's path in its tag
+    `om/recipe_path`, set by the factory. Nothing is config, so a launch can never point an
+    asset's ops at another recipe."""
 
-    path: str = Field(description="Path of the OpenMetadata recipe (YAML) this job runs.")
-
-    def load(self) -> Recipe:
+    def load(self, context: OpExecutionContext) -> Recipe:
         """Parse the recipe as it is now, expanding `${VAR}` from this process's environment."""
-        return load_recipe(Path(self.path), strict_env=True)
+        return load_recipe(recipe_path(context), strict_env=True)
+
+
+def recipe_path(context: OpExecutionContext) -> Path:
+    return Path(context.op.tags[RECIPE_TAG])
 
 
 class OpenMetadataResource(ConfigurableResource):
@@ -90,7 +95,7 @@ class ManagedRecipeResource(RecipeSource):
             {"hostPort": self.host_port, "authProvider": "openmetadata"} | token
         )
 
-    def load(self) -> Recipe:
+    def load(self, context: OpExecutionContext) -> Recipe:
         from om_dagster.openmetadata.managed import pipeline_recipe
 
         if not self._pipeline_fqn:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -41,12 +42,18 @@ PATTERN_ENV = "OM_DAGSTER_PIPELINE_PATTERN"  # regex on pipeline FQNs the sensor
 
 
 def end_reporter(
-    loaders: dict[str, RecipeLoader], openmetadata: OpenMetadataResource
+    loaders: dict[str, RecipeLoader],
+    by_asset: dict[AssetKey, RecipeLoader],
+    openmetadata: OpenMetadataResource,
 ) -> Callable[[RunStatusSensorContext, DagsterRun, str], None]:
-    """Report `state` as the end of `run`, if its job's recipe names an ingestion pipeline."""
+    """Report `state` as the end of `run`, if its recipe names an ingestion pipeline. The
+    recipe is its job's, or, for a run of selected assets (`dagster asset materialize`, the
+    asset graph), its asset's."""
 
     def report_end(context: RunStatusSensorContext, run: DagsterRun, state: str) -> None:
-        loader = loaders.get(run.job_name)
+        loader = loaders.get(run.job_name) or next(
+            (by_asset[key] for key in run.asset_selection or () if key in by_asset), None
+        )
         if loader is None or STATUS_REPORTED_TAG in run.tags:
             return
         try:
@@ -65,10 +72,13 @@ def file_loader(path: Path) -> RecipeLoader:
 
 
 def status_sensors(
-    loaders: dict[str, RecipeLoader], openmetadata: OpenMetadataResource
+    loaders: dict[str, RecipeLoader],
+    by_asset: dict[AssetKey, RecipeLoader],
+    openmetadata: OpenMetadataResource,
 ) -> list[SensorDefinition]:
-    """`loaders`: job name -> how to read a run's recipe, for jobs that report to OpenMetadata."""
-    report_end = end_reporter(loaders, openmetadata)
+    """`loaders`: job name (`by_asset`: asset key) -> how to read a run's recipe, for the
+    recipes that report to OpenMetadata."""
+    report_end = end_reporter(loaders, by_asset, openmetadata)
 
     @run_failure_sensor(
         name="openmetadata_failed_runs",

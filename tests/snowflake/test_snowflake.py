@@ -79,7 +79,7 @@ def recipe(standin, snowflake: dict, **connection) -> dict:
 def test_a_snowflake_catalog_through_the_dagster_job(tmp_path, snowflake, standin):
     folder = tmp_path / "wf"
     write_recipe(folder / "snow.yaml", recipe(standin, snowflake))
-    result = build_definitions(folder).get_job_def("snow").execute_in_process(raise_on_error=False)
+    result = build_definitions(folder).resolve_job_def("snow").execute_in_process(raise_on_error=False)
     assert result.success  # fakesnow cannot give foreign keys: a warning, the tables still go in
     assert set(standin.all("databaseSchemas")) == {"snow.SHOP.sales"}
     tables = {k.rsplit(".", 1)[1]: v for k, v in standin.all("tables").items()}
