@@ -1,7 +1,7 @@
 """Run status in OpenMetadata for recipes with `ingestionPipelineFQN`."""
 
 import pytest
-from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
+from dagster import AssetKey, DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
 from om_dagster.core.recipe import OpenMetadataServerConfig
 from om_dagster.location.definitions import build_definitions
@@ -81,6 +81,27 @@ def test_a_crashed_run_is_marked_failed_by_the_sensor(tmp_path, standin, pipelin
     sensor(context)
     assert states(standin) == ["running", "failed"]
     assert standin.status_history(PIPELINE)[-1]["runId"] == result.run_id
+
+
+def test_a_crashed_run_of_the_asset_graph_is_marked_failed_too(tmp_path, standin, pipeline):
+    """`dagster asset materialize` and the Assets page run the asset outside its recipe's job:
+    the sensor finds the recipe by the asset the run selected."""
+    defs = build_definitions(folder_with(tmp_path, standin, tmp_path / "missing.db"))
+    instance = DagsterInstance.ephemeral()
+    graph = defs.resolve_implicit_global_asset_job_def()
+    key = AssetKey(["openmetadata", "svc", "metadata"])
+    result = graph.execute_in_process(instance=instance, asset_selection=[key], raise_on_error=False)
+    assert not result.success and result.dagster_run.job_name != "r"
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
+    sensor = next(s for s in defs.sensors if s.name == "openmetadata_failed_runs")
+    context = build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
+    sensor(context)
+    assert states(standin) == ["running", "failed"]
 
 
 def test_the_sensor_leaves_runs_that_reported_their_end(tmp_path, standin, pipeline):
