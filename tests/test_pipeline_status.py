@@ -64,12 +64,8 @@ def test_the_recipe_pipeline_run_id_is_the_run_id(tmp_path, standin, pipeline):
     assert {s["runId"] for s in standin.status_history(PIPELINE)} == {"0b6d9d2e-5f1c-4c1e-9d3a-2b8f6f7d1a11"}
 
 
-def test_a_crashed_run_is_marked_failed_by_the_sensor(tmp_path, standin, pipeline):
-    folder = folder_with(tmp_path, standin, tmp_path / "missing.db")  # the source step fails
-    defs = build_definitions(folder)
-    instance = DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
-    assert not result.success and states(standin) == ["running"]
+def tick_failed_runs_sensor(defs, instance, result) -> None:
+    """What the daemon does for a failed run: the failure sensor, on that run's failure."""
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     sensor = next(s for s in defs.sensors if s.name == "openmetadata_failed_runs")
     context = build_run_status_sensor_context(
@@ -79,6 +75,15 @@ def test_a_crashed_run_is_marked_failed_by_the_sensor(tmp_path, standin, pipelin
         dagster_run=result.dagster_run,
     ).for_run_failure()
     sensor(context)
+
+
+def test_a_crashed_run_is_marked_failed_by_the_sensor(tmp_path, standin, pipeline):
+    folder = folder_with(tmp_path, standin, tmp_path / "missing.db")  # the source step fails
+    defs = build_definitions(folder)
+    instance = DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("r").execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success and states(standin) == ["running"]
+    tick_failed_runs_sensor(defs, instance, result)
     assert states(standin) == ["running", "failed"]
     assert standin.status_history(PIPELINE)[-1]["runId"] == result.run_id
 
@@ -92,15 +97,7 @@ def test_a_crashed_run_of_the_asset_graph_is_marked_failed_too(tmp_path, standin
     key = AssetKey(["openmetadata", "svc", "metadata"])
     result = graph.execute_in_process(instance=instance, asset_selection=[key], raise_on_error=False)
     assert not result.success and result.dagster_run.job_name != "r"
-    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
-    sensor = next(s for s in defs.sensors if s.name == "openmetadata_failed_runs")
-    context = build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_event=failure,
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-    ).for_run_failure()
-    sensor(context)
+    tick_failed_runs_sensor(defs, instance, result)
     assert states(standin) == ["running", "failed"]
 
 
