@@ -123,7 +123,9 @@ def run_sql(server: Server, script: str) -> None:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def execute_job(folder: Path | None, job: str, **env_extra: str) -> subprocess.CompletedProcess:
+def execute_job(
+    folder: Path | None, job: str, cwd: Path = ROOT, **env_extra: str
+) -> subprocess.CompletedProcess:
     """`dagster job execute -m om_dagster -j JOB` in a subprocess, on recipes from `folder`
     (the project's workflows/ when None), with a throw-away instance."""
     env = dict(os.environ, **env_extra)
@@ -131,7 +133,7 @@ def execute_job(folder: Path | None, job: str, **env_extra: str) -> subprocess.C
     if folder is not None:
         env["OM_DAGSTER_WORKFLOWS_DIR"] = str(folder)
     command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", job]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def seed_pipelines(server_url: str, db: Path, schedules: dict[str, str | None]) -> None:

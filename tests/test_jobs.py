@@ -1,6 +1,7 @@
 """Recipes as Dagster jobs: in process, through the CLI, broken ones, secrets, plugins."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from om_dagster.core.recipe import RecipeError
 from om_dagster.location.definitions import build_definitions
-from tests.conftest import execute_job, make_sqlite, recipe_dict, write_recipe
+from tests.conftest import ROOT, execute_job, make_sqlite, recipe_dict, write_recipe
 
 DDL = """
 CREATE TABLE a (id INTEGER PRIMARY KEY, name VARCHAR(10) NOT NULL);
@@ -190,10 +191,16 @@ def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_pat
     assert "unchanged" in second.stderr and "Workflow result: success" in second.stderr
 
 
-def test_the_embedded_default_job_runs_green_with_no_server(tmp_path):
-    out = Path("/tmp/om_dagster/sample_sqlite.jsonl")
+@pytest.mark.parametrize("cwd", [ROOT, Path("/tmp")], ids=["from the project root", "from /tmp"])
+def test_the_embedded_default_job_runs_green_with_no_server(tmp_path, cwd):
+    """README command 1, from anywhere: the recipe's relative paths are from its folder, and
+    its output folder is no package name to shadow `om_dagster`."""
+    out = Path("/tmp/om-dagster/sample_sqlite.jsonl")
     out.unlink(missing_ok=True)
-    done = execute_job(None, "sample_sqlite")
+    stale = Path("/tmp/om_dagster")  # earlier versions' output folder: it would shadow the package
+    if stale.is_dir() and {p.name for p in stale.iterdir()} <= {"sample_sqlite.jsonl"}:
+        shutil.rmtree(stale)
+    done = execute_job(None, "sample_sqlite", cwd=cwd)
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-3000:]
     names = [line.split('"name": "')[1].split('"')[0] for line in out.read_text().splitlines()]
     assert names[:3] == ["sample_sqlite", "main", "main"] and "customer_totals" in names

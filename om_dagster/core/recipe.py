@@ -406,6 +406,14 @@ class Recipe:
     def mask(self, text: str) -> str:
         return mask(text, self.secrets)
 
+    def resolve(self, path: str) -> Path:
+        """A path the recipe names: `~` expanded, a relative one from the recipe's folder (so a
+        recipe runs from any working directory); a recipe built from a pipeline has no folder."""
+        given = Path(path).expanduser()
+        if given.is_absolute() or not self.path.parent.is_dir():
+            return given
+        return self.path.parent / given
+
     @property
     def workflow_kind(self) -> str:
         """`metadata`, `profiler`, `test_suite`, `usage`, `lineage`...: what the recipe runs.

@@ -1,7 +1,6 @@
 """`file` sink: one create request per line (JSON lines), as `metadata ingest` writes it."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 from om_dagster.core.recipe import Recipe
@@ -14,7 +13,7 @@ class FileSink(Sink):
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
-        self.path = Path(config["filename"]).expanduser()
+        self.path = recipe.resolve(config["filename"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.out = self.path.open("w", encoding="utf-8")
 

@@ -1,7 +1,6 @@
 """SQLite (`type: sqlite`, connection `SQLite`): a file, or `:memory:`."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -44,7 +43,7 @@ class SqliteSource(DatabaseSource):
         if mode == ":memory:":
             url = "sqlite+pysqlite:///:memory:"
         else:
-            path = Path(mode).expanduser()
+            path = self.recipe.resolve(mode)
             if not path.is_file():
                 # sqlite would create an empty file, and markDeletedTables would then
                 # soft-delete the whole catalog on the server: refuse instead.
