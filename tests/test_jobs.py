@@ -175,6 +175,10 @@ def test_a_wrong_token_fails_the_run_with_one_line(tmp_path, folder, standin):
     result = run(build_definitions(folder), "r")
     message = step_failure(result)
     assert "refused the token (401)" in message and "wrong-token" not in message
+    # found before the source reads the catalog, and named by the recipe
+    [failed] = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert failed == "r_steps.source" and message.startswith(f"{folder / 'r.yaml'}: ")
+    assert standin.count("GET", "/api/v1/tables") == 0 and standin.count("PUT") == 0
 
 
 def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_path, folder, standin):

@@ -205,13 +205,34 @@ def test_a_refused_bulk_call_falls_back_to_one_put_per_table(tmp_path, db, stand
     assert live_tables(standin) == TABLES and sink.failure_count == 0
 
 
-def test_retries_give_up_and_each_table_is_a_counted_failure(tmp_path, db, standin):
-    standin.inject("fail", "PUT", "/api/v1/tables", times=100)
+def test_tables_the_server_refuses_are_counted_failures_and_the_rest_land(tmp_path, db, standin):
+    standin.inject("fail", "PUT", "/api/v1/tables/bulk", times=100, status=500)
+    standin.inject("fail", "PUT", "/api/v1/tables", times=2, status=500)  # two tables, one by one
     _, sink, _ = ingest(recipe(tmp_path, db, standin), retries=2)
-    assert sink.failure_count == 4
-    assert {f.name for f in sink.failures} == TABLES
+    assert sink.failure_count == 2 and sink.records == 3 + 2
+    assert len(live_tables(standin)) == 2
     assert all(f.reason.startswith("PUT /tables") and "\n" not in f.reason for f in sink.failures)
-    assert sink.failures[0].reason.endswith("returned 503: HTTP 503 (injected)")
+    assert sink.failures[0].reason.endswith("returned 500: HTTP 500 (injected)")
+    [bulk] = sink.warnings
+    assert bulk.reason.startswith("bulk PUT failed, its tables sent one by one: PUT /tables/bulk")
+
+
+def catalog(path, tables: int):
+    ddl = "".join(f"CREATE TABLE t{i:05} (id INTEGER PRIMARY KEY, name TEXT);" for i in range(tables))
+    return make_sqlite(path, ddl)
+
+
+def test_a_server_that_refuses_every_write_stops_the_sink_after_a_few_calls(tmp_path, standin):
+    """2,000 tables, every write answered 500: a one-line stop after a handful of requests,
+    never one request per table and a "success 0.05%"."""
+    db = catalog(tmp_path / "big.db", 2000)
+    standin.inject("fail", "PUT", "/api/v1/", times=10_000, status=500)
+    with pytest.raises(StepError) as err:
+        ingest(recipe(tmp_path, db, standin))
+    message = str(err.value)
+    assert message.startswith("the OpenMetadata server failed 5 calls in a row, so nothing more is sent")
+    assert "returned 500" in message and "\n" not in message
+    assert standin.state.total_requests < 50
 
 
 def test_a_refused_token_stops_the_run_without_showing_it(tmp_path, db, standin):

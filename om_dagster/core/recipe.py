@@ -431,6 +431,10 @@ class Recipe:
         return self.steps["source"].service_connection(self)
 
     @property
+    def needs_server(self) -> bool:
+        return any(step.needs_server for step in self.steps.values())
+
+    @property
     def uses_aws(self) -> bool:
         return any(step.uses_aws for step in self.steps.values())
 

@@ -72,6 +72,8 @@ class Step(ABC):
     role: ClassVar[str]
     #: Whether the step needs the `aws` resource (AWS credentials from dagster-aws).
     uses_aws: ClassVar[bool] = False
+    #: Whether the step writes to the OpenMetadata server (checked before the source reads).
+    needs_server: ClassVar[bool] = False
 
     def __init__(
         self, config: dict[str, Any], metadata: "OpenMetadataClient | None", recipe: "Recipe"

@@ -191,7 +191,17 @@ def cell(text: str) -> str:
 
 
 def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadataResource) -> Output:
-    """The source step of either source op: status `running`, then the records spooled."""
+    """The source step of either source op: the server checked first when a step writes to it
+    (fail in a second, not after reading the whole catalog), status `running`, then the
+    records spooled."""
+    if loaded.needs_server:
+        client = openmetadata.client(loaded)
+        try:
+            client.check()
+        except OpenMetadataError as err:
+            raise Failure(description=f"{loaded.path}: {loaded.mask(str(err))}") from None
+        finally:
+            client.close()
     report_status(context, loaded, openmetadata, "running")
     with stopped_if_terminated(context, loaded, openmetadata):
         step = build_step(loaded, "source", openmetadata)

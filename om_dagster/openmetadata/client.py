@@ -137,6 +137,16 @@ class OpenMetadataClient:
             )
         return version
 
+    def check(self) -> str:
+        """Before a run reads its source: the server answers, speaks 1.x/2.x, and takes the
+        token (one authenticated list of a single service). Its version."""
+        version = self.version()
+        path = "/services/databaseServices"
+        response = self._call("GET", path, "token check", params={"limit": "1"})
+        if response.status_code != 200:
+            raise self._fail(response, "GET", path, "token check")
+        return version
+
     def get_by_name(
         self, collection: str, fqn: str, fields: str | None = None, include: str = "non-deleted"
     ) -> dict[str, Any] | None:

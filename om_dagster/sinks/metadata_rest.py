@@ -27,6 +27,9 @@ COLLECTIONS = {
 }
 PARENT = {Kind.DATABASE: "service", Kind.DATABASE_SCHEMA: "database", Kind.TABLE: "databaseSchema"}
 OPTIONS = {"bulk_sink_batch_size"}
+# Server errors in a row (a 5xx or no answer, retries spent) before the sink stops: a server
+# that fails every write gets a handful of calls, not one per table.
+BREAKER = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ def entity_fqn(kind: str, body: dict[str, Any]) -> str:
 
 class MetadataRestSink(Sink):
     type_name = "metadata-rest"
+    needs_server = True
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
@@ -69,6 +73,7 @@ class MetadataRestSink(Sink):
         self.seen: set[str] = set()
         self.listed = False  # whether `known` is complete for the current schema
         self.server_version: str | None = None
+        self.server_errors = 0  # in a row, for the breaker
 
     @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
@@ -129,10 +134,12 @@ class MetadataRestSink(Sink):
         try:
             self.client.put(COLLECTIONS[kind], request)
             self.status.scanned()
+            self.server_errors = 0
         except AuthError:
             raise
         except OpenMetadataError as err:
             self.status.failed(entity_fqn(kind, body), str(err))
+            self._server_error(err)
 
     def _load_schema(self, schema_fqn: str) -> None:
         """What the server holds under this schema, to skip unchanged tables.
@@ -157,6 +164,7 @@ class MetadataRestSink(Sink):
             self.status.warning(
                 schema_fqn, f"could not list its tables, so all are sent and none marked deleted: {err}"
             )
+            self._server_error(err)
             return
         self.listed = True
 
@@ -188,11 +196,14 @@ class MetadataRestSink(Sink):
             )
         except AuthError:
             raise
-        except OpenMetadataError:
+        except OpenMetadataError as err:
             # The whole call was refused: send one by one so each table stands on its own.
+            self.status.warning(self.schema_fqn or "?", f"bulk PUT failed, its tables sent one by one: {err}")
+            self._server_error(err)
             for body, was in batch:
                 self._put_one(body, was)
             return
+        self.server_errors = 0
         for table in result.succeeded:
             self._count(existed.get(table, False))
         for table, message in result.failed:
@@ -205,10 +216,24 @@ class MetadataRestSink(Sink):
         try:
             self.client.put(COLLECTIONS[Kind.TABLE], body)
             self._count(existed)
+            self.server_errors = 0
         except AuthError:
             raise
         except OpenMetadataError as err:
             self.status.failed(entity_fqn(Kind.TABLE, body), str(err))
+            self._server_error(err)
+
+    def _server_error(self, err: OpenMetadataError) -> None:
+        """Count a 5xx or a call with no answer toward the breaker (a 4xx is an answer about one
+        entity); stop the sink when the server has failed BREAKER calls in a row."""
+        if err.status is not None and err.status < 500:
+            return
+        self.server_errors += 1
+        if self.server_errors >= BREAKER:
+            raise StepError(
+                f"the OpenMetadata server failed {BREAKER} calls in a row, so nothing more is sent; "
+                f"the last: {err}"
+            )
 
     def _count(self, existed: bool) -> None:
         if existed:
@@ -233,6 +258,7 @@ class MetadataRestSink(Sink):
                 raise
             except OpenMetadataError as err:
                 self.status.failed(table, f"could not mark deleted: {err}")
+                self._server_error(err)
 
     def close(self) -> None:
         self._flush()
