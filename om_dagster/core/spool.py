@@ -5,12 +5,14 @@ IO manager; the records stay on disk, one line each, so memory does not grow wit
 catalog and nothing big is pickled.
 """
 
+import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from om_dagster.core.steps import Record
+from om_dagster.core.steps import Record, StepError
 
 
 @dataclass
@@ -33,9 +35,31 @@ class Spool:
         return cls(str(path), count)
 
     def __iter__(self) -> Iterator[Record]:
-        with open(self.path, encoding="utf-8") as lines:
+        try:
+            lines = open(self.path, encoding="utf-8")  # noqa: SIM115 - closed below, after the stream
+        except FileNotFoundError:
+            raise StepError(
+                f"the records this step reads ({self.path}) were pruned after their retention: "
+                "re-execute from the source step"
+            ) from None
+        with lines:
             for line in lines:
                 yield Record.from_json(line)
 
-    def remove(self) -> None:
-        Path(self.path).unlink(missing_ok=True)
+
+def prune(root: Path, retention_seconds: float, now: float | None = None) -> int:
+    """Delete the spool folders under `root` (one per run) untouched for `retention_seconds`,
+    whatever their run's outcome, and empty ones; the number of folders deleted.
+
+    Spools outlive their run so that a re-execution (from failure, or of one step) can read
+    them; this bounds how long, so disks do not fill.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in root.iterdir() if root.is_dir() else ():
+        files = list(folder.iterdir()) if folder.is_dir() else []
+        newest = max((f.stat().st_mtime for f in files), default=folder.stat().st_mtime)
+        if folder.is_dir() and (not files or now - newest > retention_seconds):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

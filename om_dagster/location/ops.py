@@ -6,6 +6,7 @@ recipe's success rule, logs the summary and materializes the recipe's asset,
 `openmetadata/<service>/<workflow>`.
 """
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from dagster import (
 )
 
 from om_dagster.core.recipe import JOB_NAME_UNSAFE, Recipe, RecipeError, name_clash, namesakes
-from om_dagster.core.spool import Spool
+from om_dagster.core.spool import Spool, prune
 from om_dagster.core.status import Status, judge, render_summary
 from om_dagster.core.steps import Step, StepError
 from om_dagster.location.resources import OpenMetadataResource, RecipeSource, recipe_path
@@ -71,8 +72,22 @@ def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) ->
         raise Failure(description=loaded.mask(str(err))) from None
 
 
+SPOOL_RETENTION_ENV = "OM_DAGSTER_SPOOL_RETENTION_HOURS"  # how long spools stay for re-execution
+
+
+def spool_root(context: OpExecutionContext) -> Path:
+    return Path(context.instance.storage_directory()) / "om_dagster"
+
+
 def spool_path(context: OpExecutionContext, step: str) -> Path:
-    return Path(context.instance.storage_directory()) / "om_dagster" / context.run_id / f"{step}.jsonl"
+    return spool_root(context) / context.run_id / f"{step}.jsonl"
+
+
+def prune_spools(context: OpExecutionContext) -> None:
+    """Spools of earlier runs past their retention (default 24 h), whatever those runs' outcome."""
+    hours = float(os.environ.get(SPOOL_RETENTION_ENV) or 24)
+    if removed := prune(spool_root(context), hours * 3600):
+        context.log.debug(f"pruned the spools of {removed} earlier runs (older than {hours:g} h)")
 
 
 def status_metadata(status: Status) -> dict[str, MetadataValue]:
@@ -156,7 +171,6 @@ def finish(
     context: OpExecutionContext, loaded: Recipe, step: Step, spool: Spool, openmetadata: OpenMetadataResource
 ):
     """Judge the run by the recipe's rule, log the summary, tell OpenMetadata, materialize."""
-    spool.remove()
     statuses = [Status.from_dict(s) for s in spool.statuses] + [step.status]
     wf = loaded.workflow.workflowConfig
     outcome = judge(statuses, wf.successThreshold, wf.raiseOnError)
@@ -194,6 +208,7 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
     """The source step of either source op: the server checked first when a step writes to it
     (fail in a second, not after reading the whole catalog), status `running`, then the
     records spooled."""
+    prune_spools(context)
     if loaded.needs_server:
         client = openmetadata.client(loaded)
         try:
@@ -240,9 +255,7 @@ def transform(
     """A processor or a stage: records in, records out, spooled for the next op."""
     loaded = load(context, recipe)
     step = build_step(loaded, role, openmetadata)
-    output = spool_step(context, step, role, step.run(records), records.statuses)
-    records.remove()
-    return output
+    return spool_step(context, step, role, step.run(records), records.statuses)
 
 
 @op(out=Out(Spool), description="Passes the records through the recipe's processor.")
