@@ -277,3 +277,11 @@ def test_secrets_are_collected_and_masked_in_reasons(tmp_path):
     status = Status("sink:x", secrets=recipe.secrets)
     status.failed("svc", "400: {'password': 'pw-1234'}")
     assert status.failures[0].reason == "400: {'password': '**********'}"
+
+
+def test_every_problem_of_a_section_is_on_its_one_line(tmp_path):
+    data = recipe_dict("x.db", source_config={"includeTables": "sometimes", "tablefilterPattern": {}})
+    err = error_of(tmp_path, data)
+    assert err.field == "source.sourceConfig.config.includeTables"
+    also = "; also source.sourceConfig.config.tablefilterPattern: is not a field of this section"
+    assert also in err.message

@@ -530,24 +530,34 @@ def read_document(path: Path) -> dict[str, Any]:
     return data
 
 
+PROBLEMS_SHOWN = 10
+
+
 def validation_error(file: Path, err: ValidationError, prefix: str = "") -> RecipeError:
-    """The first problem of a pydantic error as one line (the others are counted)."""
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after"))
-    field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
-    kind = first["type"]
-    if kind == "missing":
-        message = "required field is missing"
-    elif kind == "extra_forbidden":
-        message = "is not a field of this section (check the spelling against the OpenMetadata schema)"
-    elif kind == "literal_error":
-        message = f"expected {first['ctx']['expected']}"
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-    more = len(err.errors()) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    """Every problem of a pydantic error on one line, the first field leading, so one edit
+    fixes them all (one problem a field)."""
+    problems: dict[str, str] = {}
+    for problem in err.errors():
+        loc = ".".join(str(p) for p in problem["loc"] if not str(p).startswith("function-"))
+        field = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+        problems.setdefault(field, problem_message(problem))
+    (field, message), *others = problems.items()
+    if others:
+        shown = "; ".join(f"{f}: {m}" for f, m in others[: PROBLEMS_SHOWN - 1])
+        beyond = len(others) - (PROBLEMS_SHOWN - 1)
+        message += f"; also {shown}" + (f" (and {beyond} more)" if beyond > 0 else "")
     return RecipeError(file, field, message)
+
+
+def problem_message(problem: Any) -> str:
+    kind = problem["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "is not a field of this section (check the spelling against the OpenMetadata schema)"
+    if kind == "literal_error":
+        return f"expected {problem['ctx']['expected']}"
+    return problem["msg"].removeprefix("Value error, ")
 
 
 def parse_model(model: type[M], data: Any, file: Path, prefix: str = "") -> M:
