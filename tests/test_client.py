@@ -1,9 +1,10 @@
 """The REST client against the stand-in server (which itself must answer like the server)."""
 
+import pytest
 import requests
 
 from om_dagster.core.recipe import OpenMetadataServerConfig
-from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
+from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient, OpenMetadataError
 
 COLUMNS = [{"name": "id", "dataType": "INT"}]
 
@@ -168,3 +169,17 @@ def test_tls_settings_follow_verify_ssl(tmp_path):
     ssl = {"caCertificate": ca, "sslCertificate": cert, "sslKey": key}
     assert session(verifySSL="validate", sslConfig=ssl) == (ca, (cert, key))
     assert session(verifySSL="validate", sslConfig={"caCertificate": ca}) == (ca, None)
+
+
+def test_a_server_that_never_answers_fails_the_call_after_two_tries(standin):
+    """A server that takes the connection and stays silent: each try waits `read_timeout`, a
+    second try, then one line; never half an hour of nothing."""
+    standin.delay("GET", "/api/v1/system/version", seconds=3, times=5)
+    om = OpenMetadataClient(
+        OpenMetadataServerConfig(hostPort=standin.url),
+        ClientSettings(read_timeout=0.5, retries=3, backoff_factor=0.01),
+    )
+    with pytest.raises(OpenMetadataError) as err:
+        om.version()
+    assert str(err.value).endswith("the server took the call but sent no answer in 0.5 s, 2 tries")
+    assert standin.count("GET", "/api/v1/system/version") == 2

@@ -46,7 +46,9 @@ class OpenMetadataResource(ConfigurableResource):
         description="JWT used when the recipe has no securityConfig.jwtToken. Set it with EnvVar.",
     )
     connect_timeout: float = 10.0
-    read_timeout: float = 300.0
+    read_timeout: float = Field(
+        default=60.0, description="Seconds to wait for an answer; tried twice, then the call fails."
+    )
     retries: int = Field(
         default=5, description="Retries of idempotent calls on 429/502/503/504 and connection errors."
     )

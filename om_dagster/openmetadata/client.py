@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from om_dagster.core.recipe import OpenMetadataServerConfig
@@ -39,7 +40,10 @@ class ClientSettings:
     """Tuning that is not part of the recipe."""
 
     connect_timeout: float = 10.0
-    read_timeout: float = 300.0
+    # A server that takes the connection and never answers: each try waits `read_timeout`, and
+    # is tried again `read_retries` times, so a call gives up within about 2 minutes.
+    read_timeout: float = 60.0
+    read_retries: int = 1
     retries: int = 5
     backoff_factor: float = 0.5
     backoff_max: float = 30.0
@@ -71,7 +75,7 @@ class OpenMetadataClient:
         retry = Retry(
             total=self.settings.retries,
             connect=self.settings.retries,
-            read=self.settings.retries,
+            read=self.settings.read_retries,
             status=self.settings.retries,
             other=0,
             allowed_methods=IDEMPOTENT,
@@ -102,6 +106,12 @@ class OpenMetadataClient:
                 f"{method} {path} ({what}): gave up after retries: {_root(err)}"
             ) from None
         except requests.exceptions.ConnectionError as err:
+            if _read_timed_out(err):
+                tries = self.settings.read_retries + 1
+                raise OpenMetadataError(
+                    f"{method} {path} ({what}): the server took the call but sent no answer in "
+                    f"{self.settings.read_timeout:g} s, {tries} tries"
+                ) from None
             raise OpenMetadataError(
                 f"cannot reach the OpenMetadata server at {self.base} ({method} {path}, {what}): {_root(err)}"
             ) from None
@@ -269,6 +279,11 @@ def _server_message(response: requests.Response) -> str:
     if isinstance(data, dict) and data.get("message"):
         return str(data["message"])[:500]
     return str(data)[:300]
+
+
+def _read_timed_out(err: requests.exceptions.ConnectionError) -> bool:
+    reason = getattr(err.args[0], "reason", None) if err.args else None
+    return isinstance(reason, ReadTimeoutError)
 
 
 def _root(err: BaseException) -> str:
