@@ -57,7 +57,13 @@ def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
     standin = StandIn().start()
     db = make_sqlite(tmp / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    schedules = {"nightly": "0 3 * * *", "slow": "0 3 * * *", "minutely": "* * * * *", "by_recipe": None}
+    schedules = {
+        "nightly": "0 3 * * *",
+        "slow": "0 3 * * *",
+        "minutely": "* * * * *",
+        "by_recipe": None,
+        "killed": None,
+    }
     seed_pipelines(standin.url, db, schedules)
     folder = tmp / "wf"
     recipe = recipe_dict(db, server_url=standin.url)
@@ -68,6 +74,9 @@ def live(tmp_path_factory):
     every_minute["ingestionPipelineFQN"] = "svc.by_recipe"
     write_recipe(folder / "every_minute.yaml", every_minute)
     write_recipe(folder / "every_minute.dagster.yaml", {"schedule": "* * * * *", "enabled": True})
+    killed = recipe_dict(db, service="victim", server_url=standin.url)
+    killed["ingestionPipelineFQN"] = "svc.killed"
+    write_recipe(folder / "killed.yaml", killed)
     # an upstream recipe, and one after it whose sidecar asks to run when it materializes
     write_recipe(folder / "upstream.yaml", file_recipe(db, "up", tmp / "up.jsonl"))
     write_recipe(folder / "downstream.yaml", file_recipe(db, "down", tmp / "down.jsonl"))
@@ -110,7 +119,7 @@ def live(tmp_path_factory):
     while client.get_service_status()["status"] != "healthy":
         assert webserver.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
         time.sleep(0.5)
-    yield client, standin
+    yield client, standin, env
     for process in (daemon, webserver):
         process.terminate()
         process.wait(timeout=60)
@@ -128,14 +137,14 @@ def wait_for(client, fqn: str, run_id: str, states: set[str], seconds: float = 1
 
 
 def test_service_status_is_healthy_with_versions(live):
-    client, _ = live
+    client, _, _ = live
     status = client.get_service_status()
     assert status["status"] == "healthy" and status["platform"] == "Dagster"
     assert status["version"] == "0.1.0" and status["dagster"].startswith("1.13")
 
 
 def test_deploy_starts_the_pipelines_sensor(live):
-    client, _ = live
+    client, _, _ = live
     assert client.deploy({"fullyQualifiedName": "svc.nightly", "pipelineType": "metadata"})[
         "message"
     ].startswith("svc.nightly deployed")
@@ -144,7 +153,7 @@ def test_deploy_starts_the_pipelines_sensor(live):
 
 
 def test_run_then_status_and_logs(live):
-    client, standin = live
+    client, standin, _ = live
     run_id = client.run("svc.nightly")
     assert wait_for(client, "svc.nightly", run_id, {"success", "failed"}) == "success"
     assert {"svc.main.main.a", "svc.main.main.b"} <= set(standin.all("tables"))
@@ -164,15 +173,15 @@ def test_run_then_status_and_logs(live):
 
 
 def test_toggle_starts_and_stops_the_schedule_of_recipes_reporting_to_it(live):
-    client, _ = live
+    client, _, _ = live
     assert client.toggle("svc.nightly", True)["message"] == "svc.nightly enabled: shop_schedule"
     assert client.toggle("svc.nightly", False)["message"] == "svc.nightly disabled: shop_schedule"
     assert "follows its `enabled` flag" in client.toggle("svc.slow", False)["message"]
 
 
 def test_kill_terminates_a_running_run_and_openmetadata_hears_it(live):
-    client, standin = live
-    standin.delay("GET", "/api/v1/system/version", seconds=30, times=1)  # the run waits in its sink
+    client, standin, _ = live
+    standin.delay("GET", "/api/v1/tables", seconds=30, times=1)  # the run waits in its sink
     run_id = client.run("svc.slow")
     wait_for(client, "svc.slow", run_id, {"running"})
     assert client.kill("svc.slow")["message"] == "svc.slow: 1 run(s) terminated"
@@ -183,7 +192,7 @@ def test_kill_terminates_a_running_run_and_openmetadata_hears_it(live):
 
 
 def test_delete_stops_what_runs_and_unreachable_dagster_is_unhealthy(live):
-    client, _ = live
+    client, _, _ = live
     assert client.delete("svc.slow")["message"] == "svc.slow deleted; 0 run(s) stopped"
     gone = DagsterPipelineServiceClient("127.0.0.1", free_port(), timeout=2).get_service_status()
     assert gone["status"] == "unhealthy" and "cannot reach Dagster" in gone["reason"]
@@ -191,7 +200,7 @@ def test_delete_stops_what_runs_and_unreachable_dagster_is_unhealthy(live):
 
 def test_the_daemon_runs_a_schedule_tick_and_a_sensor_tick(live):
     """Once for real: the recipe's every-minute schedule and the pipelines sensor both launch."""
-    client, standin = live
+    client, standin, _ = live
     deadline = time.monotonic() + 200  # a minute boundary, plus the sensor's 60 s interval
     while time.monotonic() < deadline:
         scheduled = [s for s in client.get_status("svc.by_recipe") if s["pipelineState"] == "success"]
@@ -207,7 +216,7 @@ def test_the_daemon_runs_a_schedule_tick_and_a_sensor_tick(live):
 def test_automation_eager_runs_a_recipe_after_its_upstream_materializes(live):
     """Once for real: the daemon's automation sensor launches `downstream` (sidecar
     `automation: eager`, `deps: [upstream]`) after a run materializes `upstream`."""
-    client, _ = live
+    client, _, _ = live
     down = {"key": {"path": ["openmetadata", "down", "metadata"]}}
     assert client._query(ASSET, down)["assetOrError"]["assetMaterializations"] == []
     upstream_run = client.graphql.submit_job_execution(
@@ -224,3 +233,39 @@ def test_automation_eager_runs_a_recipe_after_its_upstream_materializes(live):
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert materialized[0]["runId"] != upstream_run
     assert tags.get("dagster/from_automation_condition") == "true", tags
+
+
+def test_a_run_killed_in_its_sink_ends_failed_in_dagster_and_openmetadata(live):
+    """kill -9 of `dagster job execute` mid-sink, the daemon running: the dead-runs sensor
+    (every 30 s) marks the run FAILURE, and the failure sensor reports `failed` with an end."""
+    client, standin, env = live
+    standin.delay("GET", "/api/v1/tables", seconds=120, times=1)  # the sink waits on its first list
+    listed = standin.count("GET", "/api/v1/tables")
+    command = [
+        str(Path(sys.executable).parent / "dagster"),
+        "job",
+        "execute",
+        "-m",
+        "om_dagster",
+        "-j",
+        "killed",
+    ]
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while standin.count("GET", "/api/v1/tables") == listed:
+        assert run.poll() is None and time.monotonic() < deadline, "the run never reached its sink"
+        time.sleep(0.2)
+    [running] = standin.status_history("svc.killed")
+    run.kill()
+    run.wait()
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        states = [s["pipelineState"] for s in standin.status_history("svc.killed")]
+        if states[-1] != "running":
+            break
+        time.sleep(1)
+    assert states == ["running", "failed"]
+    [failed] = standin.status_history("svc.killed")[1:]
+    assert failed["runId"] == running["runId"] and failed["endDate"] >= failed["startDate"]
+    status = client._query(RUN_TAGS, {"id": running["runId"]})["runOrError"]["status"]
+    assert status == "FAILURE"

@@ -1,7 +1,19 @@
 """Run status in OpenMetadata for recipes with `ingestionPipelineFQN`."""
 
+import os
+import socket
+import subprocess
+import sys
+
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterInstance, build_run_status_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    build_run_status_sensor_context,
+    build_sensor_context,
+)
 
 from om_dagster.core.recipe import OpenMetadataServerConfig
 from om_dagster.location.definitions import build_definitions
@@ -150,3 +162,43 @@ def test_a_terminated_run_is_marked_stopped_by_the_sensor(tmp_path, standin, pip
     )
     [status] = standin.status_history(PIPELINE)
     assert (status["pipelineState"], status["runId"]) == ("stopped", run.run_id) and "endDate" in status
+
+
+def test_a_run_whose_process_died_is_marked_failed_then_reported(tmp_path, standin, pipeline):
+    """kill -9 or out of memory: no launcher tells Dagster of a `dagster job execute` run, so
+    `openmetadata_dead_runs` finds STARTED runs whose process is gone on this host."""
+    db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT);")
+    defs = build_definitions(folder_with(tmp_path, standin, db))
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("r")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    here = socket.gethostname()
+    tags = {**job.tags, "om/process": f"{here}:{gone.pid}"}
+    dead = instance.create_run_for_job(job, status=DagsterRunStatus.STARTED, tags=tags)
+    alive = instance.create_run_for_job(
+        job, status=DagsterRunStatus.STARTED, tags={**job.tags, "om/process": f"{here}:{os.getpid()}"}
+    )
+    elsewhere = instance.create_run_for_job(
+        job, status=DagsterRunStatus.STARTED, tags={**job.tags, "om/process": f"other-host:{gone.pid}"}
+    )
+    sensor = next(s for s in defs.sensors if s.name == "openmetadata_dead_runs")
+    sensor.evaluate_tick(build_sensor_context(instance=instance))
+    statuses = {r.run_id: instance.get_run_by_id(r.run_id).status for r in (dead, alive, elsewhere)}
+    assert statuses == {
+        dead.run_id: DagsterRunStatus.FAILURE,
+        alive.run_id: DagsterRunStatus.STARTED,
+        elsewhere.run_id: DagsterRunStatus.STARTED,
+    }
+    failure = instance.get_records_for_run(dead.run_id, of_type=DagsterEventType.RUN_FAILURE).records[0]
+    report = next(s for s in defs.sensors if s.name == "openmetadata_failed_runs")
+    report(
+        build_run_status_sensor_context(
+            sensor_name=report.name,
+            dagster_event=failure.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(dead.run_id),
+        ).for_run_failure()
+    )
+    [status] = standin.status_history(PIPELINE)
+    assert (status["pipelineState"], status["runId"]) == ("failed", dead.run_id) and "endDate" in status

@@ -45,7 +45,12 @@ from om_dagster.location.resources import (
     OpenMetadataResource,
     RecipeFiles,
 )
-from om_dagster.location.sensors import file_loader, managed_pipelines_sensor, status_sensors
+from om_dagster.location.sensors import (
+    dead_runs_sensor,
+    file_loader,
+    managed_pipelines_sensor,
+    status_sensors,
+)
 from om_dagster.openmetadata.managed import pipeline_recipe
 
 if TYPE_CHECKING:  # what define_asset_job returns
@@ -203,7 +208,7 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
         for recipe in built.recipes
         if recipe.workflow.ingestionPipelineFQN
     }
-    sensors: list[SensorDefinition] = []
+    sensors: list[SensorDefinition] = [dead_runs_sensor()]  # a killed run ends FAILURE, not STARTED for good
     if any(recipe.sidecar.automation for recipe in built.recipes):
         sensors.append(automation_sensor())
     if os.environ.get(SERVER_ENV):  # pipelines defined in OpenMetadata run here too

@@ -7,6 +7,7 @@ recipe's success rule, logs the summary and materializes the recipe's asset,
 """
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from om_dagster.location.resources import OpenMetadataResource, RecipeSource, re
 from om_dagster.openmetadata import pipeline_status
 from om_dagster.openmetadata.client import OpenMetadataError
 
+PROCESS_TAG = "om/process"  # host:pid of the process running the run's steps
 STATUS_REPORTED_TAG = "om/status_reported"  # the final state this run already sent to OpenMetadata
 ROLE_SECTION = {
     "source": "source",
@@ -209,6 +211,9 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
     (fail in a second, not after reading the whole catalog), status `running`, then the
     records spooled."""
     prune_spools(context)
+    # where this run's process is: a run killed outright (kill -9, out of memory) is found by
+    # the `openmetadata_dead_runs` sensor, which no launcher tells of `dagster job execute` runs
+    context.instance.add_run_tags(context.run_id, {PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"})
     if loaded.needs_server:
         client = openmetadata.client(loaded)
         try:

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     SensorDefinition,
     SensorEvaluationContext,
@@ -32,7 +34,7 @@ from dagster import (
 from om_dagster.core.loader import load_recipe
 from om_dagster.core.recipe import OpenMetadataServerConfig, Recipe, RecipeError
 from om_dagster.location.factory import MANAGED_JOB
-from om_dagster.location.ops import STATUS_REPORTED_TAG, send_status
+from om_dagster.location.ops import PROCESS_TAG, STATUS_REPORTED_TAG, send_status
 from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 from om_dagster.openmetadata.managed import PIPELINES, due_runs
@@ -51,7 +53,9 @@ def end_reporter(
     asset graph), its asset's."""
 
     def report_end(context: RunStatusSensorContext, run: DagsterRun, state: str) -> None:
-        loader = loaders.get(run.job_name) or next(
+        # the sensors see every run of the instance (see below): only ours carry these tags
+        ours = "om/recipe" in run.tags or PIPELINE_TAG in run.tags
+        loader = (loaders.get(run.job_name) if ours else None) or next(
             (by_asset[key] for key in run.asset_selection or () if key in by_asset), None
         )
         if loader is None or STATUS_REPORTED_TAG in run.tags:
@@ -80,8 +84,11 @@ def status_sensors(
     recipes that report to OpenMetadata."""
     report_end = end_reporter(loaders, by_asset, openmetadata)
 
+    # `dagster job execute` runs have no code location origin: Dagster shows them only to
+    # sensors that monitor all code locations
     @run_failure_sensor(
         name="openmetadata_failed_runs",
+        monitor_all_code_locations=True,
         default_status=DefaultSensorStatus.RUNNING,
         description="Marks crashed runs `failed` in OpenMetadata.",
     )
@@ -91,6 +98,7 @@ def status_sensors(
     @run_status_sensor(
         run_status=DagsterRunStatus.CANCELED,
         name="openmetadata_stopped_runs",
+        monitor_all_code_locations=True,
         default_status=DefaultSensorStatus.RUNNING,
         description="Marks terminated runs `stopped` in OpenMetadata.",
     )
@@ -98,6 +106,44 @@ def status_sensors(
         report_end(context, context.dagster_run, "stopped")
 
     return [failed_runs, stopped_runs]
+
+
+def dead_runs_sensor() -> SensorDefinition:
+    """Marks FAILURE the started runs whose process is gone (kill -9, out of memory): Dagster's
+    run monitoring watches runs its launchers started, not `dagster job execute` ones. The
+    run-failure sensor then reports them `failed` to OpenMetadata."""
+
+    @sensor(
+        name="openmetadata_dead_runs",
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Marks runs whose process died FAILURE, so that they end in OpenMetadata too.",
+    )
+    def dead_runs(context: SensorEvaluationContext) -> SkipReason:
+        here = socket.gethostname()
+        started = context.instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+        dead = [run for run in started if _process_gone(run.tags.get(PROCESS_TAG, ""), here)]
+        for run in dead:
+            context.instance.report_run_failed(
+                run, message="its process died: marked failed by openmetadata_dead_runs"
+            )
+        return SkipReason(f"{len(dead)} dead run(s) marked failed" if dead else "no dead run")
+
+    return dead_runs
+
+
+def _process_gone(where: str, here: str) -> bool:
+    """Whether `host:pid` names a process of this host that no longer runs."""
+    host, _, pid = where.rpartition(":")
+    if host != here or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def managed_pipelines_sensor(server: Callable[[], OpenMetadataServerConfig]) -> SensorDefinition:
