@@ -47,3 +47,12 @@ def test_summary_names_failed_entities_and_the_result():
     s = status(records=3, failures=1)
     text = render_summary([s], judge([s], 90, True))
     assert "failed t0: boom" in text and "Workflow result: failed" in text
+
+
+def test_names_with_control_characters_keep_the_summary_one_line_each():
+    s = Status("sink:x")
+    s.scanned(3)
+    s.failed("svc.db.sch.bad\nname", "refused:\tno\r")
+    summary = render_summary([s], judge([s], success_threshold=0, raise_on_error=False))
+    assert "    failed svc.db.sch.bad\\nname: refused:\\tno\\r" in summary.splitlines()
+    assert len(summary.splitlines()) == 4

@@ -133,17 +133,23 @@ def judge(statuses: list[Status], success_threshold: int, raise_on_error: bool) 
     return Outcome("success", False)
 
 
+def printable(text: str) -> str:
+    """One line whatever a name holds: control characters (a table named with a newline)
+    escaped as Python would write them."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render_summary(statuses: list[Status], outcome: Outcome) -> str:
     """A `print_status`-like block for the end of the run log."""
     lines = ["Workflow summary:"]
     for status in statuses:
         lines.append(f"  {status.summary_line()} (success {status.success_rate()}%)")
         for issue in status.failures[:20]:
-            lines.append(f"    failed {issue.name}: {issue.reason}")
+            lines.append(f"    failed {printable(issue.name)}: {printable(issue.reason)}")
         if status.failure_count > 20:
             lines.append(f"    ... {status.failure_count - 20} more failures")
         for issue in status.warnings[:20]:
-            lines.append(f"    warning {issue.name}: {issue.reason}")
+            lines.append(f"    warning {printable(issue.name)}: {printable(issue.reason)}")
         if status.warning_count > 20:
             lines.append(f"    ... {status.warning_count - 20} more warnings")
     lines.append(f"Workflow result: {outcome.state}" + (f" ({outcome.reason})" if outcome.reason else ""))
