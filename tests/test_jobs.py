@@ -147,6 +147,12 @@ def test_strict_mode_stops_loading_at_the_broken_recipe(tmp_path, folder):
     write_recipe(folder / "broken.yaml", {"source": {"type": "sqlite"}})
     with pytest.raises(RecipeError, match=r"broken.yaml: source.sourceConfig: required field is missing"):
         build_definitions(folder, strict=True)
+    write_recipe(folder / "also.yaml", {"sink": {}})
+    with pytest.raises(RecipeError) as err:
+        build_definitions(folder, strict=True)
+    message = str(err.value)  # every broken recipe, on one line
+    assert message.startswith(f"{folder}: 2 recipes do not load: {folder / 'also.yaml'}: ")
+    assert f" | {folder / 'broken.yaml'}: source.sourceConfig: required field is missing" in message
 
 
 def test_secrets_stay_out_of_run_config_and_event_logs(tmp_path, folder, standin, monkeypatch):

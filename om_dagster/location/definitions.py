@@ -90,20 +90,24 @@ def recipe_files(folder: Path) -> list[Path]:
 
 
 def load_recipes(folder: Path, strict: bool = False) -> list[tuple[Path, Recipe | RecipeError]]:
-    """Every recipe of the folder, or its error; with `strict` the first error raises."""
+    """Every recipe of the folder, or its error; with `strict`, the errors raise, all of them
+    in one (CI and `dagster definitions validate` name every broken recipe at once)."""
     loaded: list[tuple[Path, Recipe | RecipeError]] = []
     for path in recipe_files(folder):
         try:
             recipe = load_recipe(path)
         except RecipeError as err:
-            if strict:
-                raise
             log.error(str(err))
             loaded.append((path, err))
             continue
         for warning in recipe.warnings:
             log.warning(warning)
         loaded.append((path, recipe))
+    errors = [err for _, err in loaded if isinstance(err, RecipeError)]
+    if strict and len(errors) == 1:
+        raise errors[0]
+    if strict and errors:
+        raise RecipeError(folder, "", f"{len(errors)} recipes do not load: " + " | ".join(map(str, errors)))
     return loaded
 
 
