@@ -180,3 +180,30 @@ def test_dagster_definitions_validate_is_clean_on_workflows_and_the_supported_ex
         done = subprocess.run(validate, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert "Validation successful" in done.stdout + done.stderr
+
+
+USAGE_SOURCE = """
+from om_dagster.core.steps import Source
+
+
+class QueryLog(Source):
+    type_name = "fake-usage"
+
+    def iter_results(self):
+        return iter(())
+"""
+
+
+def test_a_later_workflow_comes_after_its_services_metadata_asset(tmp_path, plugin):
+    """OpenMetadata's usage, lineage, profiler and test-suite workflows run on the metadata
+    already there: their asset depends on the service's metadata asset(s) in the folder."""
+    plugin(USAGE_SOURCE, {"fake-usage": "QueryLog"})
+    db = make_sqlite(tmp_path / "cat.db", DDL)
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", file_recipe(tmp_path, db, "shop", "1.jsonl"))
+    usage = file_recipe(tmp_path, db, "shop", "2.jsonl")
+    usage["source"] = {"type": "fake-usage", "serviceName": "shop", "sourceConfig": {"config": {}}}
+    write_recipe(folder / "shop_usage.yaml", usage)
+    graph = build_definitions(folder).resolve_asset_graph()
+    assert graph.get(key("shop", "usage")).parent_keys == {key("shop", "metadata")}
+    assert graph.get(key("shop", "metadata")).parent_keys == set()

@@ -36,7 +36,7 @@ from dagster import (
     job,
 )
 
-from om_dagster.core.recipe import JOB_NAME_UNSAFE, Recipe, RecipeError, job_name_for
+from om_dagster.core.recipe import JOB_NAME_UNSAFE, Recipe, RecipeError, job_name_for, sidecar_path
 from om_dagster.location.ops import (
     aws_source,
     bulk_sink,
@@ -109,7 +109,7 @@ def upstream(recipe: Recipe, keys: dict[Path, AssetKey], recipes: dict[str, Reci
         other = recipes.get(job_name_for(Path(stem)))
         if other is None:
             raise RecipeError(
-                recipe.path.with_name(f"{recipe.path.stem}.dagster.yaml"),
+                sidecar_path(recipe.path),
                 "deps",
                 f"no recipe {stem!r} in {recipe.path.parent}: name the file stem of another recipe",
             )
