@@ -71,7 +71,14 @@ def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) ->
     try:
         return step_cls.create(config, openmetadata.client(loaded), loaded)
     except (StepError, RecipeError) as err:
-        raise Failure(description=loaded.mask(str(err))) from None
+        raise step_failed(loaded, err) from None
+
+
+def step_failed(loaded: Recipe, err: Exception) -> Failure:
+    """A step's error as the run's one line: the recipe it came from, then what happened,
+    secrets masked."""
+    text = loaded.mask(str(err))
+    return Failure(description=text if text.startswith(f"{loaded.path}: ") else f"{loaded.path}: {text}")
 
 
 SPOOL_RETENTION_ENV = "OM_DAGSTER_SPOOL_RETENTION_HOURS"  # how long spools stay for re-execution
@@ -115,7 +122,7 @@ def spool_step(
         with step:
             spool = Spool.write(spool_path(context, name), records)
     except (StepError, OpenMetadataError) as err:
-        raise Failure(description=step.recipe.mask(str(err))) from None
+        raise step_failed(step.recipe, err) from None
     spool.statuses = [*upstream, step.status.as_dict()]
     context.log.info(step.status.summary_line())
     return Output(
@@ -219,7 +226,7 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
         try:
             client.check()
         except OpenMetadataError as err:
-            raise Failure(description=f"{loaded.path}: {loaded.mask(str(err))}") from None
+            raise step_failed(loaded, err) from None
         finally:
             client.close()
     report_status(context, loaded, openmetadata, "running")
@@ -284,7 +291,7 @@ def write(
             with step:
                 step.run(records)
         except (StepError, OpenMetadataError) as err:
-            raise Failure(description=loaded.mask(str(err))) from None
+            raise step_failed(loaded, err) from None
     yield from finish(context, loaded, step, records, openmetadata)
 
 
