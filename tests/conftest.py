@@ -128,8 +128,7 @@ def execute_job(
 ) -> subprocess.CompletedProcess:
     """`dagster job execute -m om_dagster -j JOB` in a subprocess, on recipes from `folder`
     (the project's workflows/ when None), with a throw-away instance."""
-    env = dict(os.environ, **env_extra)
-    env.pop("DAGSTER_HOME", None)
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | env_extra
     if folder is not None:
         env["OM_DAGSTER_WORKFLOWS_DIR"] = str(folder)
     command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", job]

@@ -14,7 +14,7 @@ from dagster_graphql.test.utils import define_out_of_process_context, execute_da
 from om_dagster.core.recipe import RecipeError
 from om_dagster.core.registry import known
 from om_dagster.location.definitions import build_definitions
-from tests.conftest import EXAMPLES, ROOT, make_sqlite, recipe_dict, require_shared, write_recipe
+from tests.conftest import EXAMPLES, ROOT, execute_job, make_sqlite, recipe_dict, require_shared, write_recipe
 
 DDL = "CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE TABLE b (x TEXT); CREATE TABLE c (y TEXT);"
 
@@ -40,7 +40,7 @@ def key(*path: str) -> AssetKey:
     return AssetKey(["openmetadata", *path])
 
 
-def test_graphql_shows_an_asset_per_recipe_grouped_by_service_with_its_run_and_check(tmp_path):
+def test_graphql_shows_an_asset_per_recipe_grouped_by_service_with_its_run_and_check(tmp_path, monkeypatch):
     db = make_sqlite(tmp_path / "cat.db", DDL)
     folder = tmp_path / "wf"
     write_recipe(folder / "shop.yaml", file_recipe(tmp_path, db, "shop", "shop.jsonl"))
@@ -48,25 +48,14 @@ def test_graphql_shows_an_asset_per_recipe_grouped_by_service_with_its_run_and_c
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = dict(os.environ, DAGSTER_HOME=str(home), OM_DAGSTER_WORKFLOWS_DIR=str(folder))
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", "shop"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = execute_job(folder, "shop", DAGSTER_HOME=str(home))
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
-    os.environ["OM_DAGSTER_WORKFLOWS_DIR"] = str(folder)
-    try:
-        with (
-            DagsterInstance.from_config(str(home)) as instance,
-            define_out_of_process_context(str(ROOT / "workspace.yaml"), None, instance) as context,
-        ):
-            result = execute_dagster_graphql(context, ASSET_NODES)
-    finally:
-        del os.environ["OM_DAGSTER_WORKFLOWS_DIR"]
+    monkeypatch.setenv("OM_DAGSTER_WORKFLOWS_DIR", str(folder))  # for the workspace's code server
+    with (
+        DagsterInstance.from_config(str(home)) as instance,
+        define_out_of_process_context(str(ROOT / "workspace.yaml"), None, instance) as context,
+    ):
+        result = execute_dagster_graphql(context, ASSET_NODES)
     assert result.errors is None, result.errors
     nodes = {tuple(n["assetKey"]["path"]): n for n in result.data["assetNodes"]}
     assert set(nodes) == {("openmetadata", "shop", "metadata"), ("openmetadata", "crm_db", "metadata")}

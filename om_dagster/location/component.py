@@ -68,21 +68,14 @@ class RecipeComponent(Component, Resolvable, Model):
         )
 
 
-@functools.cache
 def _resources(uses_aws: bool) -> dict[str, Any]:
     """The same objects for every component of a project, so their definitions merge."""
-    shared = _base_resources()
-    return {**shared, **({"aws": _aws()} if uses_aws else {})}
+    return {key: _shared(key) for key in ("recipe", "openmetadata", *(("aws",) if uses_aws else ()))}
 
 
 @functools.cache
-def _base_resources() -> dict[str, Any]:
-    return shared_resources(uses_aws=False)
-
-
-@functools.cache
-def _aws() -> Any:
-    return shared_resources(uses_aws=True)["aws"]
+def _shared(key: str) -> Any:
+    return shared_resources(uses_aws=key == "aws")[key]
 
 
 @functools.cache

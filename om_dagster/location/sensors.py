@@ -138,11 +138,11 @@ def _process_gone(where: str, here: str) -> bool:
     if host != here or not pid.isdigit():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(pid), 0)  # PermissionError: it runs, as another user
     except ProcessLookupError:
         return True
     except PermissionError:
-        return False
+        pass
     return False
 
 
