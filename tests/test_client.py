@@ -183,3 +183,19 @@ def test_a_server_that_never_answers_fails_the_call_after_two_tries(standin):
         om.version()
     assert str(err.value).endswith("the server took the call but sent no answer in 0.5 s, 2 tries")
     assert standin.count("GET", "/api/v1/system/version") == 2
+
+
+def test_a_call_the_server_is_slow_to_answer_is_logged_while_it_waits(standin):
+    """A silent server is never silent in the run: one line once `notice_after` has passed."""
+    standin.delay("GET", "/api/v1/system/version", seconds=1.5, times=1)
+    heard: list[str] = []
+    om = OpenMetadataClient(
+        OpenMetadataServerConfig(hostPort=standin.url), ClientSettings(notice_after=0.3), heard.append
+    )
+    assert om.version()
+    assert heard == [
+        "GET /system/version (version handshake): the OpenMetadata server has not answered in 0.3 s; "
+        "waiting up to 60 s a try, 2 tries"
+    ]
+    om.version()  # answered at once: nothing more is said
+    assert len(heard) == 1

@@ -187,6 +187,19 @@ def test_a_wrong_token_fails_the_run_with_one_line(tmp_path, folder, standin):
     assert standin.count("GET", "/api/v1/tables") == 0 and standin.count("PUT") == 0
 
 
+def test_a_failure_we_raise_prints_as_its_line_without_a_stack_trace(tmp_path, folder, standin):
+    """`dagster job execute` of a run refused by the server: the step's and the run's failure
+    are our one line, not buried under Dagster's stack trace."""
+    standin.token = "right"
+    recipe = recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url, token="wrong-token")
+    write_recipe(folder / "refused.yaml", recipe)
+    done = execute_job(folder, "refused")
+    line = f"{folder / 'refused.yaml'}: the OpenMetadata server refused the token (401)"
+    assert done.stderr.count(line) == 2, done.stderr[-3000:]  # STEP_FAILURE and RUN_FAILURE
+    assert "Stack Trace" not in done.stderr and "Traceback" not in done.stderr
+    assert "wrong-token" not in done.stderr
+
+
 def test_dagster_job_execute_against_the_server_twice_without_duplicates(tmp_path, folder, standin):
     write_recipe(
         folder / "cli_recipe.yaml", recipe_dict(tmp_path / "data" / "cat.db", server_url=standin.url)

@@ -222,6 +222,20 @@ def catalog(path, tables: int):
     return make_sqlite(path, ddl)
 
 
+def test_a_failing_bulk_endpoint_is_left_after_two_tries_and_every_table_lands(tmp_path, standin):
+    """Every bulk PUT answers 500 while single PUTs work: two bulk tries, each a warning,
+    then the run goes table by table without knocking on the bulk endpoint again."""
+    db = catalog(tmp_path / "c.db", 250)
+    standin.inject("fail", "PUT", "/api/v1/tables/bulk", times=10_000, status=500)
+    _, sink, _ = ingest(recipe(tmp_path, db, standin))
+    assert len(live_tables(standin)) == 250 and sink.failure_count == 0
+    assert standin.count("PUT", "/api/v1/tables/bulk") == 2
+    assert [w.reason.split(": PUT")[0] for w in sink.warnings] == [
+        "bulk PUT failed, its tables sent one by one",
+        "bulk PUT failed 2 times in a row, so every table from here on is sent one by one",
+    ]
+
+
 def test_a_server_that_refuses_every_write_stops_the_sink_after_a_few_calls(tmp_path, standin):
     """2,000 tables, every write answered 500: a one-line stop after a handful of requests,
     never one request per table and a "success 0.05%"."""

@@ -49,21 +49,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+KILLED = {"killed": "in_sink", "killed_early": "in_source"}  # pipeline: its recipe (job)
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def victim(tmp_path_factory):
+    """The server of the recipes the kill tests kill: its own stand-in, so that no run of the
+    daemon's schedules takes the slow answer meant to hold the victim in place."""
+    standin = StandIn().start()
+    db = make_sqlite(tmp_path_factory.mktemp("victim") / "v.db", "CREATE TABLE a (x INT);")
+    seed_pipelines(standin.url, db, dict.fromkeys(KILLED))
+    yield standin, db
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, victim):
     """A stand-in OpenMetadata server with a SQLite service and pipelines, and a webserver on
     workspace.yaml whose code location runs them."""
     require_shared()
     tmp = tmp_path_factory.mktemp("live")
     standin = StandIn().start()
     db = make_sqlite(tmp / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    schedules = {
-        "nightly": "0 3 * * *",
-        "slow": "0 3 * * *",
-        "minutely": "* * * * *",
-        "by_recipe": None,
-        "killed": None,
-    }
+    schedules = {"nightly": "0 3 * * *", "slow": "0 3 * * *", "minutely": "* * * * *", "by_recipe": None}
     seed_pipelines(standin.url, db, schedules)
     folder = tmp / "wf"
     recipe = recipe_dict(db, server_url=standin.url)
@@ -74,9 +82,11 @@ def live(tmp_path_factory):
     every_minute["ingestionPipelineFQN"] = "svc.by_recipe"
     write_recipe(folder / "every_minute.yaml", every_minute)
     write_recipe(folder / "every_minute.dagster.yaml", {"schedule": "* * * * *", "enabled": True})
-    killed = recipe_dict(db, service="victim", server_url=standin.url)
-    killed["ingestionPipelineFQN"] = "svc.killed"
-    write_recipe(folder / "killed.yaml", killed)
+    victim_server, victim_db = victim
+    for pipeline, job in KILLED.items():
+        killed = recipe_dict(victim_db, service="victim", server_url=victim_server.url)
+        killed["ingestionPipelineFQN"] = f"svc.{pipeline}"
+        write_recipe(folder / f"{job}.yaml", killed)
     # an upstream recipe, and one after it whose sidecar asks to run when it materializes
     write_recipe(folder / "upstream.yaml", file_recipe(db, "up", tmp / "up.jsonl"))
     write_recipe(folder / "downstream.yaml", file_recipe(db, "down", tmp / "down.jsonl"))
@@ -235,37 +245,44 @@ def test_automation_eager_runs_a_recipe_after_its_upstream_materializes(live):
     assert tags.get("dagster/from_automation_condition") == "true", tags
 
 
-def test_a_run_killed_in_its_sink_ends_failed_in_dagster_and_openmetadata(live):
-    """kill -9 of `dagster job execute` mid-sink, the daemon running: the dead-runs sensor
-    (every 30 s) marks the run FAILURE, and the failure sensor reports `failed` with an end."""
-    client, standin, env = live
-    standin.delay("GET", "/api/v1/tables", seconds=120, times=1)  # the sink waits on its first list
-    listed = standin.count("GET", "/api/v1/tables")
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "job",
-        "execute",
-        "-m",
-        "om_dagster",
-        "-j",
-        "killed",
-    ]
+def kill_mid_step(live, victim, job: str, held: str) -> list[dict]:
+    """`dagster job execute` of `job`, killed (-9) while its request to `held` waits on the
+    victim server, the daemon running: the dead-runs sensor (every 30 s) marks the run
+    FAILURE, and the failure sensor reports `failed` with an end to OpenMetadata."""
+    client, _, env = live
+    server, _ = victim
+    pipeline = f"svc.{next(p for p, j in KILLED.items() if j == job)}"
+    server.delay("GET", held, seconds=120, times=1)
+    asked = server.count("GET", held)
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "om_dagster", "-j", job]
     run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while standin.count("GET", "/api/v1/tables") == listed:
-        assert run.poll() is None and time.monotonic() < deadline, "the run never reached its sink"
+    while server.count("GET", held) == asked:
+        assert run.poll() is None and time.monotonic() < deadline, f"the run never asked for {held}"
         time.sleep(0.2)
-    [running] = standin.status_history("svc.killed")
+    before = server.status_history(pipeline)
     run.kill()
     run.wait()
     deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        states = [s["pipelineState"] for s in standin.status_history("svc.killed")]
-        if states[-1] != "running":
-            break
+    while len(server.status_history(pipeline)) == len(before) and time.monotonic() < deadline:
         time.sleep(1)
-    assert states == ["running", "failed"]
-    [failed] = standin.status_history("svc.killed")[1:]
-    assert failed["runId"] == running["runId"] and failed["endDate"] >= failed["startDate"]
-    status = client._query(RUN_TAGS, {"id": running["runId"]})["runOrError"]["status"]
+    after = server.status_history(pipeline)[len(before) :]
+    assert [s["pipelineState"] for s in after] == ["failed"], after
+    [failed] = after
+    assert failed["endDate"] >= failed["startDate"]
+    assert all(s["runId"] == failed["runId"] for s in before)
+    status = client._query(RUN_TAGS, {"id": failed["runId"]})["runOrError"]["status"]
     assert status == "FAILURE"
+    return before
+
+
+def test_a_run_killed_in_its_source_ends_failed_in_dagster_and_openmetadata(live, victim):
+    """Held in the source step, on the check of the token, before it reports `running`."""
+    before = kill_mid_step(live, victim, "in_source", "/api/v1/services/databaseServices")
+    assert before == []
+
+
+def test_a_run_killed_in_its_sink_ends_failed_in_dagster_and_openmetadata(live, victim):
+    """Held in the sink, on its first list of the tables the server holds."""
+    before = kill_mid_step(live, victim, "in_sink", "/api/v1/tables")
+    assert [s["pipelineState"] for s in before] == ["running"]

@@ -27,6 +27,7 @@ from om_dagster.core.loader import load_recipe
 from om_dagster.core.recipe import RecipeError, Sidecar, parse_model
 from om_dagster.location.definitions import automation_sensor, shared_resources
 from om_dagster.location.factory import broken_job, recipe_defs
+from om_dagster.location.logs import LOGGERS
 from om_dagster.location.ops import recipe_asset_key
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class RecipeComponent(Component, Resolvable, Model):
             schedules=[built.schedule] if built.schedule else [],
             sensors=[_automation_sensor()] if sidecar.automation else [],
             resources=_resources(recipe.uses_aws),
+            loggers=LOGGERS,
         )
 
 

@@ -39,6 +39,7 @@ from om_dagster.location.factory import (
     recipe_defs,
     upstream,
 )
+from om_dagster.location.logs import LOGGERS
 from om_dagster.location.resources import (
     PIPELINE_TAG,
     ManagedRecipeResource,
@@ -236,5 +237,6 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
         schedules=built.schedules,
         sensors=sensors,
         resources=resources,
+        loggers=LOGGERS,  # the asset jobs' `console`: a failure we raise prints as its one line
         executor=in_process_executor,  # asset graph runs too: steps are sequential, processes cost start-up
     )

@@ -37,6 +37,7 @@ from dagster import (
 )
 
 from om_dagster.core.recipe import JOB_NAME_UNSAFE, Recipe, RecipeError, job_name_for, sidecar_path
+from om_dagster.location.logs import LOGGER_CONFIG, LOGGERS
 from om_dagster.location.ops import (
     aws_source,
     bulk_sink,
@@ -186,6 +187,7 @@ def recipe_defs(recipe: Recipe, key: AssetKey, deps: list[AssetKey]) -> RecipeDe
         selection=AssetSelection.assets(key),
         description=description,
         tags=job_tags(recipe),
+        config=LOGGER_CONFIG,  # the `console` logger of the definitions: our failures in one line
         executor_def=in_process_executor,  # the steps are sequential; processes only add start-up time
     )
     return RecipeDefs(asset, failures_check(key), asset_job, recipe_schedule(recipe, asset_job))
@@ -224,6 +226,8 @@ def broken_job(path: Path, error: RecipeError) -> JobDefinition:
         name=job_name_for(path),
         description=f"This recipe does not load: {error}",
         tags={"om/recipe": path.name, "om/error": "true"},
+        config=LOGGER_CONFIG,
+        logger_defs=LOGGERS,
         executor_def=in_process_executor,
     )
     def broken() -> None:
@@ -259,6 +263,8 @@ def managed_job(resources: dict[str, Any], recipe: ManagedRecipeResource) -> Job
         name=MANAGED_JOB,
         description=f"Runs an ingestion pipeline defined in OpenMetadata (the run tag {PIPELINE_TAG}).",
         resource_defs={**resources, "recipe": recipe},
+        config=LOGGER_CONFIG,
+        logger_defs=LOGGERS,
         executor_def=in_process_executor,
     )
     def managed() -> None:

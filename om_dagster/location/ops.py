@@ -63,13 +63,15 @@ def load(context: OpExecutionContext, recipe: RecipeSource, warn: bool = False) 
     return loaded
 
 
-def build_step(loaded: Recipe, role: str, openmetadata: OpenMetadataResource) -> Step:
+def build_step(
+    context: OpExecutionContext, loaded: Recipe, role: str, openmetadata: OpenMetadataResource
+) -> Step:
     section_name = ROLE_SECTION[role]
     section = getattr(loaded.workflow, section_name)
     step_cls = loaded.steps[section_name]
     config = section.sourceConfig.config if section_name == "source" else (section.config or {})
     try:
-        return step_cls.create(config, openmetadata.client(loaded), loaded)
+        return step_cls.create(config, openmetadata.client(loaded, context.log.warning), loaded)
     except (StepError, RecipeError) as err:
         raise step_failed(loaded, err) from None
 
@@ -222,7 +224,7 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
     # the `openmetadata_dead_runs` sensor, which no launcher tells of `dagster job execute` runs
     context.instance.add_run_tags(context.run_id, {PROCESS_TAG: f"{socket.gethostname()}:{os.getpid()}"})
     if loaded.needs_server:
-        client = openmetadata.client(loaded)
+        client = openmetadata.client(loaded, context.log.warning)
         try:
             client.check()
         except OpenMetadataError as err:
@@ -231,7 +233,7 @@ def read(context: OpExecutionContext, loaded: Recipe, openmetadata: OpenMetadata
             client.close()
     report_status(context, loaded, openmetadata, "running")
     with stopped_if_terminated(context, loaded, openmetadata):
-        step = build_step(loaded, "source", openmetadata)
+        step = build_step(context, loaded, "source", openmetadata)
         return spool_step(context, step, "source", step.run(), [])
 
 
@@ -266,7 +268,7 @@ def transform(
 ) -> Output:
     """A processor or a stage: records in, records out, spooled for the next op."""
     loaded = load(context, recipe)
-    step = build_step(loaded, role, openmetadata)
+    step = build_step(context, loaded, role, openmetadata)
     return spool_step(context, step, role, step.run(records), records.statuses)
 
 
@@ -286,7 +288,7 @@ def write(
 ):
     loaded = load(context, recipe)
     with stopped_if_terminated(context, loaded, openmetadata):
-        step = build_step(loaded, role, openmetadata)
+        step = build_step(context, loaded, role, openmetadata)
         try:
             with step:
                 step.run(records)

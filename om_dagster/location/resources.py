@@ -1,6 +1,7 @@
 """Dagster resources: where an op's recipe comes from, and the OpenMetadata client (AWS: `aws.py`)."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext, OpExecutionContext
@@ -64,14 +65,15 @@ class OpenMetadataResource(ConfigurableResource):
                 server = server.model_copy(update={"authProvider": "openmetadata"})
         return server
 
-    def client(self, recipe: Recipe) -> OpenMetadataClient:
+    def client(self, recipe: Recipe, log: Callable[[str], None] | None = None) -> OpenMetadataClient:
+        """A client for the recipe's server; `log` hears of calls the server is slow to answer."""
         settings = ClientSettings(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             retries=self.retries,
             backoff_factor=self.backoff_factor,
         )
-        return OpenMetadataClient(self.server_config(recipe), settings)
+        return OpenMetadataClient(self.server_config(recipe), settings, log)
 
 
 class ManagedRecipeResource(RecipeSource):

@@ -6,6 +6,7 @@ so sending it twice is harmless; a POST is never retried. Errors are one line th
 names the call and the entity, never a header value.
 """
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class ClientSettings:
     # is tried again `read_retries` times, so a call gives up within about 2 minutes.
     read_timeout: float = 60.0
     read_retries: int = 1
+    notice_after: float = 10.0  # a call still unanswered after this many seconds is logged
     retries: int = 5
     backoff_factor: float = 0.5
     backoff_max: float = 30.0
@@ -67,8 +69,14 @@ class BulkResult:
 class OpenMetadataClient:
     """The endpoints ingestion uses (API.md), over one session."""
 
-    def __init__(self, server: OpenMetadataServerConfig, settings: ClientSettings | None = None) -> None:
+    def __init__(
+        self,
+        server: OpenMetadataServerConfig,
+        settings: ClientSettings | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings or ClientSettings()
+        self.log = log  # where a call that keeps waiting is told, so a silent server is never silent
         self.base = f"{server.hostPort.rstrip('/')}/{server.apiVersion}"
         self.requests_sent = 0
         self.session = requests.Session()
@@ -99,6 +107,7 @@ class OpenMetadataClient:
         url = f"{self.base}{path}"
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         self.requests_sent += 1
+        waiting = self._notice(method, path, what)
         try:
             response = self.session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.RetryError as err:
@@ -117,6 +126,9 @@ class OpenMetadataClient:
             ) from None
         except requests.exceptions.Timeout:
             raise OpenMetadataError(f"{method} {path} ({what}): timed out after {timeout} s") from None
+        finally:
+            if waiting is not None:
+                waiting.cancel()
         if response.status_code in (401, 403):
             raise AuthError(
                 f"the OpenMetadata server refused the token ({response.status_code}) on {method} {path}: "
@@ -124,6 +136,21 @@ class OpenMetadataClient:
                 response.status_code,
             )
         return response
+
+    def _notice(self, method: str, path: str, what: str) -> threading.Timer | None:
+        """A timer that logs the call if it is still waiting after `notice_after` seconds."""
+        if self.log is None:
+            return None
+        settings = self.settings
+        tries = settings.read_retries + 1
+        message = (
+            f"{method} {path} ({what}): the OpenMetadata server has not answered in "
+            f"{settings.notice_after:g} s; waiting up to {settings.read_timeout:g} s a try, {tries} tries"
+        )
+        timer = threading.Timer(settings.notice_after, self.log, [message])
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def _fail(self, response: requests.Response, method: str, path: str, what: str) -> OpenMetadataError:
         return OpenMetadataError(

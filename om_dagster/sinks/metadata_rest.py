@@ -30,6 +30,9 @@ OPTIONS = {"bulk_sink_batch_size"}
 # Server errors in a row (a 5xx or no answer, retries spent) before the sink stops: a server
 # that fails every write gets a handful of calls, not one per table.
 BREAKER = 5
+# Bulk calls failing in a row (while single PUTs work) before the rest of the run skips the
+# bulk endpoint: each failed bulk call costs a round trip, and retries when it answers 502-504.
+BULK_BREAKER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class MetadataRestSink(Sink):
         self.listed = False  # whether `known` is complete for the current schema
         self.server_version: str | None = None
         self.server_errors = 0  # in a row, for the breaker
+        self.bulk_failures = 0  # bulk calls failed in a row
 
     @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
@@ -189,6 +193,10 @@ class MetadataRestSink(Sink):
         if not self.pending:
             return
         batch, self.pending = self.pending, []
+        if self.bulk_failures >= BULK_BREAKER:
+            for body, was in batch:
+                self._put_one(body, was)
+            return
         existed = {entity_fqn(Kind.TABLE, body): was for body, was in batch}
         try:
             result = self.client.bulk_put(
@@ -198,12 +206,19 @@ class MetadataRestSink(Sink):
             raise
         except OpenMetadataError as err:
             # The whole call was refused: send one by one so each table stands on its own.
-            self.status.warning(self.schema_fqn or "?", f"bulk PUT failed, its tables sent one by one: {err}")
+            self.bulk_failures += 1
+            what = (
+                f"bulk PUT failed {self.bulk_failures} times in a row, so every table from here on is "
+                "sent one by one"
+                if self.bulk_failures >= BULK_BREAKER
+                else "bulk PUT failed, its tables sent one by one"
+            )
+            self.status.warning(self.schema_fqn or "?", f"{what}: {err}")
             self._server_error(err)
             for body, was in batch:
                 self._put_one(body, was)
             return
-        self.server_errors = 0
+        self.server_errors = self.bulk_failures = 0
         for table in result.succeeded:
             self._count(existed.get(table, False))
         for table, message in result.failed:
