@@ -125,15 +125,17 @@ def live(tmp_path_factory, victim):
         stderr=subprocess.DEVNULL,
     )
     client = DagsterPipelineServiceClient("127.0.0.1", port)
-    deadline = time.monotonic() + 120
-    while client.get_service_status()["status"] != "healthy":
-        assert webserver.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
-        time.sleep(0.5)
-    yield client, standin, env
-    for process in (daemon, webserver):
-        process.terminate()
-        process.wait(timeout=60)
-    standin.stop()
+    try:
+        deadline = time.monotonic() + 120
+        while client.get_service_status()["status"] != "healthy":
+            assert webserver.poll() is None and time.monotonic() < deadline, "dagster-webserver did not start"
+            time.sleep(0.5)
+        yield client, standin, env
+    finally:  # also when the webserver never started: no server outlives the tests
+        for process in (daemon, webserver):
+            process.terminate()
+            process.wait(timeout=60)
+        standin.stop()
 
 
 def wait_for(client, fqn: str, run_id: str, states: set[str], seconds: float = 120) -> str:
