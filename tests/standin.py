@@ -365,6 +365,8 @@ class StandIn:
                 return 201, self.put_pipeline_status(unquote(tail[: -len("/pipelineStatus")]), body)
             if method == "GET":
                 return 200, {"data": self.pipeline_statuses(unquote(tail[: -len("/pipelineStatus")]))}
+        if collection == "tables" and tail.endswith("/tableProfile") and method == "PUT":
+            return 200, self.put_table_profile(tail[: -len("/tableProfile")], body)
         if method == "PUT" and tail == "":
             return self.put(collection, body)
         if method == "PUT" and tail == "bulk":
@@ -386,10 +388,13 @@ class StandIn:
     # --- entities -----------------------------------------------------------------------
 
     def _validate(self, collection: Collection, body: Any) -> None:
+        self._check_body(collection.create_schema, body)
+
+    def _check_body(self, schema: str, body: Any) -> None:
         """`@Valid Create*`: a 400 listing the violations (`ConstraintViolationExceptionMapper`)."""
         if self.schemas is None:
             return
-        errors = self.schemas.errors(collection.create_schema, body)
+        errors = self.schemas.errors(schema, body)
         if errors:
             raise ApiError(400, "[" + ", ".join(errors[:5]) + "]")
 
@@ -629,6 +634,35 @@ class StandIn:
                 "fieldsUpdated": [{"name": "pipelineStatus", "newValue": json.dumps(body)}]
             },
         }
+
+    def put_table_profile(self, table_id: str, body: Any) -> dict[str, Any]:
+        """`PUT /tables/{id}/tableProfile` (`TableResource.addDataProfiler` ->
+        `TableRepository.addTableProfileData`): the body is a `CreateTableProfile`; an unknown
+        id is a 404, a column profile naming no column of the table a 400 (`validateColumn`);
+        the answer is the table with its latest `profile` and each column's."""
+        self._check_body("api/data/createTableProfile.json", body)
+        with self.state.lock:
+            where = self.state.by_id.get(table_id)
+            if not where or where[0] != "tables":
+                raise ApiError(404, f"table instance for {table_id} not found")
+            table = self.state.entities["tables"][where[1]]
+            names = {c["name"] for c in table.get("columns", [])}
+            for column in body.get("columnProfile") or []:
+                if column["name"] not in names:
+                    raise ApiError(400, f"Invalid column name {column['name']}")
+            table.setdefault("_profiles", []).append(copy.deepcopy(body))
+            answer = copy.deepcopy(_public(table))
+        answer["profile"] = body["tableProfile"]
+        by_name = {c["name"]: c for c in body.get("columnProfile") or []}
+        for column in answer.get("columns", []):
+            if column["name"] in by_name:
+                column["profile"] = by_name[column["name"]]
+        return answer
+
+    def profiles(self, fqn: str) -> list[dict[str, Any]]:
+        """Every profile a table was sent, in order (what tests read)."""
+        with self.state.lock:
+            return copy.deepcopy(self.state.entities["tables"][fqn].get("_profiles", []))
 
     def pipeline_statuses(self, fqn: str) -> list[dict[str, Any]]:
         with self.state.lock:

@@ -1,6 +1,6 @@
-"""The layers: the connector core, the OpenMetadata client, sources and sinks run without
-Dagster (a connector written against them needs no orchestrator), and no module imports
-another that imports it back."""
+"""The layers: the connector core, the OpenMetadata client, sources, sinks and the workflow
+engines (profiler...) run without Dagster (a connector written against them needs no
+orchestrator), and no module imports another that imports it back."""
 
 import ast
 import subprocess
@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "om_dagster"
-LOWER = ("core", "openmetadata", "sources", "sinks")
+LOWER = ("core", "openmetadata", "sources", "sinks", "profiler")
 
 
 def runtime_imports(path: Path) -> set[str]:

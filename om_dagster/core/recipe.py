@@ -11,6 +11,7 @@ import json
 import keyword
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -76,6 +77,8 @@ class Legacy:
 
     note: str
     successor: str | None = None
+    #: for a field whose value changed shape: its value to {dotted path: value} in today's schema
+    convert: Callable[[Any], dict[str, Any]] | None = None
 
 
 class Model(BaseModel):
@@ -101,8 +104,11 @@ class Model(BaseModel):
         data = dict(data)
         for name in found:
             value = data.pop(name)
-            if successor := cls.legacy[name].successor:
-                _set_default(data, successor.split("."), value)
+            legacy = cls.legacy[name]
+            if legacy.successor:
+                _set_default(data, legacy.successor.split("."), value)
+            for path, converted in (legacy.convert(value) if legacy.convert else {}).items():
+                _set_default(data, path.split("."), converted)
         return data, found
 
     @model_validator(mode="wrap")

@@ -8,7 +8,7 @@ class's `role` and `type_name` say where it goes.
 from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from om_dagster.core.steps import Step
 
@@ -27,10 +27,16 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",
     ("sink", "file"): "om_dagster.sinks.file:FileSink",
     ("sink", "console"): "om_dagster.sinks.console:ConsoleSink",
+    ("processor", "orm-profiler"): "om_dagster.profiler.processor:OrmProfilerProcessor",
+}
+# Workflows whose source reads what the server holds through the dialect of `source.type`:
+# a function of (that type's metadata source class, the recipe) giving the workflow's source.
+BY_WORKFLOW: dict[str, str] = {
+    "profiler": "om_dagster.profiler.source:profiler_source",
 }
 
 
-def _load(target: str) -> type[Step]:
+def _load(target: str) -> Any:
     module, _, name = target.partition(":")
     return getattr(import_module(module), name)
 
@@ -52,10 +58,10 @@ def known(role: str) -> list[str]:
 def resolve(role: str, type_name: str, recipe: "Recipe") -> type[Step]:
     """The step class for `role`/`type`, or the recipe's error naming what is supported."""
     key = (role, type_name)
-    if key in _plugins():
-        return _plugins()[key]
-    if key in BUILTIN:
-        return _load(BUILTIN[key])
+    found = _plugins().get(key) or (_load(BUILTIN[key]) if key in BUILTIN else None)
+    if found is not None:
+        by_workflow = BY_WORKFLOW.get(recipe.workflow_kind) if role == "source" else None
+        return _load(by_workflow)(found, recipe) if by_workflow else found
     supported = ", ".join(known(role)) or "none yet"
     raise recipe.error(
         f"{role}.type",

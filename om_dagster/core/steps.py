@@ -28,6 +28,11 @@ class Kind:
     # Control: a schema's tables are all emitted; `keep` names tables the source still
     # has but did not emit (filtered or failed), so markDeleted* never touches them.
     SCHEMA_DONE = "schemaDone"
+    # A table as the server holds it (id, FQN, columns, its profiler config): what the
+    # profiler and the test runner read.
+    TABLE_ENTITY = "tableEntity"
+    # `createTableProfile.json` for a table, by its id and FQN: what the sink sends.
+    TABLE_PROFILE = "tableProfile"
 
     CREATES = (DATABASE_SERVICE, DATABASE, DATABASE_SCHEMA, TABLE)
 

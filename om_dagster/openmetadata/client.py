@@ -262,6 +262,17 @@ class OpenMetadataClient:
         if response.status_code not in (200, 204, 404):
             raise self._fail(response, "DELETE", path, name)
 
+    def put_table_profile(self, table_id: str, table_fqn: str, profile: dict[str, Any]) -> bool:
+        """`PUT /tables/{id}/tableProfile` (`createTableProfile.json`); False when the server
+        does not know the table."""
+        path = f"/tables/{table_id}/tableProfile"
+        response = self._call("PUT", path, table_fqn, json=profile)
+        if response.status_code == 404:
+            return False
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, table_fqn)
+        return True
+
     def put_pipeline_status(self, pipeline_fqn: str, status: dict[str, Any]) -> None:
         """`PUT /services/ingestionPipelines/{fqn}/pipelineStatus` (upserted by `runId`)."""
         path = f"/services/ingestionPipelines/{url_quote(pipeline_fqn)}/pipelineStatus"

@@ -111,6 +111,8 @@ class MetadataRestSink(Sink):
                 self._table(record.body)
             elif record.kind == Kind.SCHEMA_DONE:
                 self._schema_done(record.body)
+            elif record.kind == Kind.TABLE_PROFILE:
+                self._profile(record.body)
             elif record.kind == Kind.DATABASE_SERVICE:
                 self._service(record.body)
             elif record.kind in (Kind.DATABASE, Kind.DATABASE_SCHEMA):
@@ -143,6 +145,20 @@ class MetadataRestSink(Sink):
             raise
         except OpenMetadataError as err:
             self.status.failed(entity_fqn(kind, body), str(err))
+            self._server_error(err)
+
+    def _profile(self, body: dict[str, Any]) -> None:
+        """A table's profile; a table the server no longer knows is a warning naming it."""
+        try:
+            if self.client.put_table_profile(body["id"], body["fqn"], body["profile"]):
+                self.status.scanned()
+            else:
+                self.status.warning(body["fqn"], "OpenMetadata does not know this table (deleted?)")
+            self.server_errors = 0
+        except AuthError:
+            raise
+        except OpenMetadataError as err:
+            self.status.failed(body["fqn"], str(err))
             self._server_error(err)
 
     def _load_schema(self, schema_fqn: str) -> None:

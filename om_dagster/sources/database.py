@@ -143,24 +143,37 @@ class MetadataSource(Source):
         self.service = recipe.service_name
 
     @classmethod
+    def connector(cls, recipe: Recipe) -> "MetadataSource":
+        """The dialect's connection alone, for workflows that read the tables the server lists
+        (profiler, data quality): the recipe's `sourceConfig` is theirs, not a metadata one."""
+        source = cls.__new__(cls)
+        Source.__init__(source, {}, None, recipe)
+        source.connection = cls.parse_connection(recipe)
+        source.service = recipe.service_name
+        return source
+
+    @classmethod
     def parse(cls, recipe: Recipe) -> tuple[Any, DatabaseMetadataConfig]:
         source = recipe.workflow.source
-        if source.serviceConnection is None:
-            raise recipe.error(
-                "source.serviceConnection",
-                "required: om-dagster reads the connection from the recipe (add serviceConnection.config)",
-            )
+        connection = cls.parse_connection(recipe)
         kind = source.sourceConfig.config.get("type", "DatabaseMetadata")
         if kind != "DatabaseMetadata":
             raise recipe.error(
                 f"{SOURCE_CONFIG}.type",
                 f"{kind!r} is not supported yet for source type {source.type!r}; supported: DatabaseMetadata",
             )
-        connection = parse_model(
-            cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION
-        )
         config = parse_model(DatabaseMetadataConfig, source.sourceConfig.config, recipe.path, SOURCE_CONFIG)
         return connection, config
+
+    @classmethod
+    def parse_connection(cls, recipe: Recipe) -> Any:
+        source = recipe.workflow.source
+        if source.serviceConnection is None:
+            raise recipe.error(
+                "source.serviceConnection",
+                "required: om-dagster reads the connection from the recipe (add serviceConnection.config)",
+            )
+        return parse_model(cls.connection_model, source.serviceConnection.config, recipe.path, CONNECTION)
 
     @classmethod
     def service_connection(cls, recipe: Recipe) -> dict[str, Any] | None:
@@ -184,6 +197,18 @@ class DatabaseSource(MetadataSource):
     @abstractmethod
     def databases(self) -> Iterator[tuple[str, Engine]]:
         """Each database the connection reaches, with an engine for it."""
+
+    def engine_for(self, database: str) -> Engine:
+        """An engine on `database` as the catalog names it (the profiler's and the test
+        runner's way in); dialects that reach any database by name say so faster."""
+        for name, engine in self.databases():
+            if name == database:
+                return engine
+            engine.dispose()
+        raise StepError(
+            f"{self.recipe.path}: database {database!r} of the catalog is not reachable with "
+            f"{CONNECTION} (it reaches {', '.join(n for n, _ in self.databases()) or 'none'})"
+        )
 
     def schema_names(self, inspector: Inspector) -> list[str]:
         return inspector.get_schema_names()

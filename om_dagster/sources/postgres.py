@@ -104,6 +104,9 @@ class PostgresSource(DatabaseSource):
         super().__init__(config, metadata, recipe)
         self.partitions: dict[str, list[dict[str, str]]] = {}  # partition keys of the current schema
 
+    def engine_for(self, database: str) -> Engine:
+        return self._engine(database)
+
     def _engine(self, database: str) -> Engine:
         args = {"sslmode": self.connection.sslMode} if self.connection.sslMode else {}
         engine = self.connection.engine(self.connection.scheme, database, **args)

@@ -80,6 +80,9 @@ class SnowflakeSource(DatabaseSource):
     service_type = "Snowflake"
     connection: SnowflakeConnection
 
+    def engine_for(self, database: str) -> Engine:
+        return self._engine(database)
+
     def _engine(self, database: str | None) -> Engine:
         try:
             import snowflake.sqlalchemy  # noqa: F401  (registers the dialect)

@@ -1,0 +1,1 @@
+"""The profiler engine: the shape of every table, computed by its database. No Dagster here."""

@@ -1,0 +1,231 @@
+"""What the profiler's SQL needs from each database, and nothing else.
+
+A dialect says how to measure string lengths in characters, sum without overflow, take a
+standard deviation, compute quartiles (inline as an ordered-set aggregate, or by row
+position after the counts are known), draw a sample into a temporary table, and bound a
+statement in time so the server itself cancels it.
+"""
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import sqlalchemy
+from sqlalchemy import func, literal_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+QUARTILES = (0.25, 0.5, 0.75)
+
+
+class StatementTimeout(Exception):
+    """The database cancelled a statement that outlived its budget."""
+
+
+class Dialect:
+    """SQL-92 plus window functions: what PostgreSQL, MySQL/MariaDB, SQLite and Snowflake share."""
+
+    name: ClassVar[str] = "default"
+    #: quartiles as `percentile_cont(q) WITHIN GROUP (ORDER BY c)` in the fused aggregate
+    inline_percentiles: ClassVar[bool] = False
+
+    def char_length(self, column: ColumnElement) -> ColumnElement:
+        return func.char_length(column)
+
+    def total(self, column: ColumnElement) -> ColumnElement:
+        """A sum that neither truncates nor overflows (PostgreSQL and MySQL widen integers)."""
+        return func.sum(column)
+
+    def stddev(self, column: ColumnElement) -> list[ColumnElement]:
+        """Expressions whose values `stddev_from` turns into the population standard deviation."""
+        return [func.stddev_pop(column)]
+
+    def stddev_from(self, values: list[Any]) -> float | None:
+        return None if values[0] is None else float(values[0])
+
+    def percentiles(self, column: ColumnElement) -> list[ColumnElement]:
+        return [func.percentile_cont(literal_column(str(q))).within_group(column) for q in QUARTILES]
+
+    def random_order(self) -> ColumnElement:
+        return func.random()
+
+    def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
+        """`SELECT *` of about `percent` % of the rows."""
+        return (
+            sqlalchemy.select(literal_column("*"))
+            .select_from(table)
+            .where(func.random() * 100 < literal_column(repr(percent)))
+        )
+
+    def create_temp(self, conn: Connection, name: str, select: Any) -> None:
+        compiled = select.compile(conn, compile_kwargs={"literal_binds": True})
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.quote(conn, name)} AS {compiled}")
+
+    def drop_temp(self, conn: Connection, name: str) -> None:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.quote(conn, name)}")
+
+    @staticmethod
+    def quote(conn: Connection, name: str) -> str:
+        return conn.dialect.identifier_preparer.quote(name)
+
+    @contextmanager
+    def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
+        """Run the block's statements under a server-side limit of `seconds` each."""
+        yield
+
+    def timed_out(self, err: Exception) -> bool:
+        return False
+
+
+class PostgresDialect(Dialect):
+    """Ordered-set aggregates inline; `statement_timeout` cancels on the server."""
+
+    name = "postgresql"
+    inline_percentiles = True
+
+    def total(self, column: ColumnElement) -> ColumnElement:
+        return func.sum(column)  # int and bigint sum to bigint and numeric: exact
+
+    def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
+        sampled = sqlalchemy.tablesample(
+            table, func.system(percent) if method == "SYSTEM" else func.bernoulli(percent)
+        )
+        return sqlalchemy.select(literal_column("*")).select_from(sampled)
+
+    @contextmanager
+    def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
+        conn.exec_driver_sql(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
+        try:
+            yield
+        except sqlalchemy.exc.DBAPIError:
+            conn.rollback()  # the failed statement aborted the transaction: end it to go on
+            raise
+        finally:
+            conn.exec_driver_sql("SET statement_timeout = 0")
+
+    def timed_out(self, err: Exception) -> bool:
+        orig = getattr(err, "orig", None)
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3 or 2
+        return code == "57014"  # query_canceled
+
+
+class MysqlDialect(Dialect):
+    """MySQL and MariaDB: quartiles by row position; the server's statement time limit."""
+
+    name = "mysql"
+
+    def random_order(self) -> ColumnElement:
+        return func.rand()
+
+    def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
+        return (
+            sqlalchemy.select(literal_column("*"))
+            .select_from(table)
+            .where(func.rand() * 100 < literal_column(repr(percent)))
+        )
+
+    @contextmanager
+    def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
+        if conn.dialect.name == "mariadb" or getattr(conn.dialect, "is_mariadb", False):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {seconds:.3f}")
+            reset = "SET SESSION max_statement_time = 0"
+        else:
+            conn.exec_driver_sql(f"SET SESSION max_execution_time = {max(1, int(seconds * 1000))}")
+            reset = "SET SESSION max_execution_time = 0"
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(reset)
+
+    def timed_out(self, err: Exception) -> bool:
+        code = getattr(getattr(err, "orig", None), "args", (None,))[0]
+        return code in (1969, 3024)  # MariaDB max_statement_time, MySQL max_execution_time
+
+
+class SqliteDialect(Dialect):
+    """No stddev or percentiles: the standard deviation from the mean of squares, quartiles
+    by row position; `TOTAL` sums as a float, where `SUM` raises on integer overflow; a
+    progress handler interrupts a statement past its time."""
+
+    name = "sqlite"
+
+    def char_length(self, column: ColumnElement) -> ColumnElement:
+        return func.length(column)  # characters for text
+
+    def total(self, column: ColumnElement) -> ColumnElement:
+        return func.total(column)
+
+    def stddev(self, column: ColumnElement) -> list[ColumnElement]:
+        real = sqlalchemy.cast(column, sqlalchemy.Float)
+        return [func.avg(real), func.avg(real * real)]
+
+    def stddev_from(self, values: list[Any]) -> float | None:
+        mean, mean_of_squares = values
+        if mean is None:
+            return None
+        return max(float(mean_of_squares) - float(mean) ** 2, 0.0) ** 0.5
+
+    def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
+        # random() is a 64-bit integer: keep a uniform `percent` % of rows
+        return (
+            sqlalchemy.select(literal_column("*"))
+            .select_from(table)
+            .where(func.abs(func.random() % 1_000_000) < literal_column(repr(percent * 10_000)))
+        )
+
+    @contextmanager
+    def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
+        raw = conn.connection.dbapi_connection
+        deadline = time.monotonic() + seconds
+        if isinstance(raw, sqlite3.Connection):
+            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        finally:
+            if isinstance(raw, sqlite3.Connection):
+                raw.set_progress_handler(None, 0)
+
+    def timed_out(self, err: Exception) -> bool:
+        return "interrupted" in str(getattr(err, "orig", err))
+
+
+class SnowflakeDialect(Dialect):
+    """Ordered-set aggregates inline; a session statement timeout."""
+
+    name = "snowflake"
+    inline_percentiles = True
+
+    def char_length(self, column: ColumnElement) -> ColumnElement:
+        return func.length(column)
+
+    def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
+        sampled = sqlalchemy.tablesample(
+            table, func.system(percent) if method == "SYSTEM" else func.bernoulli(percent)
+        )
+        return sqlalchemy.select(literal_column("*")).select_from(sampled)
+
+    @contextmanager
+    def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
+        conn.exec_driver_sql(f"ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = {max(1, int(seconds))}")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("ALTER SESSION UNSET STATEMENT_TIMEOUT_IN_SECONDS")
+
+    def timed_out(self, err: Exception) -> bool:
+        return "timeout" in str(getattr(err, "orig", err)).lower()
+
+
+DIALECTS: dict[str, type[Dialect]] = {
+    "postgresql": PostgresDialect,
+    "mysql": MysqlDialect,
+    "mariadb": MysqlDialect,
+    "sqlite": SqliteDialect,
+    "snowflake": SnowflakeDialect,
+}
+
+
+def dialect_for(engine: sqlalchemy.engine.Engine) -> Dialect:
+    return DIALECTS.get(engine.dialect.name, Dialect)()

@@ -1,0 +1,328 @@
+"""The profiler: profiles equal to values computed here, independently, from the same rows."""
+
+import copy
+import math
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy
+
+from om_dagster.core.recipe import RecipeError
+from om_dagster.location.definitions import build_definitions
+from tests.conftest import recipe_dict, write_recipe
+from tests.test_mysql import recipe as mysql_recipe
+from tests.test_postgres import recipe as postgres_recipe
+
+ROWS = 500
+
+
+def rows(seed: int = 7) -> list[tuple]:
+    """id, a decimal whose sum a BIGINT cast truncates, unicode text, NULLs, an all-NULL column."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(ROWS):
+        amount = None if i % 10 == 3 else Decimal(rng.randrange(0, 10_000_00)) / 100
+        name = (
+            None if i % 17 == 0 else rng.choice(["é", "żółw", "naïve café", "x", "数据", "ok"]) + str(i % 40)
+        )
+        out.append((i, amount, name, None))
+    return out
+
+
+DDL = {
+    "sqlite": "CREATE TABLE sales (id INTEGER, amount DECIMAL(10,2), name VARCHAR(40), unset TEXT)",
+    "postgresql": "CREATE TABLE sales (id INTEGER, amount NUMERIC(10,2), name VARCHAR(40), unset TEXT)",
+    "mysql": "CREATE TABLE sales (id INTEGER, amount DECIMAL(10,2), name VARCHAR(40), unset TEXT) "
+    "DEFAULT CHARSET=utf8mb4",
+}
+
+
+def fill(engine: sqlalchemy.Engine) -> None:
+    """The same tables on any database: `sales` (the rows above), `blank` (none), a view."""
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(DDL[engine.dialect.name]))
+        conn.execute(
+            sqlalchemy.text("INSERT INTO sales VALUES (:i, :a, :n, :u)"),
+            [{"i": i, "a": number(engine, a), "n": n, "u": u} for i, a, n, u in rows()],
+        )
+        conn.execute(sqlalchemy.text("CREATE TABLE blank (id INTEGER, label TEXT)"))
+        conn.execute(sqlalchemy.text("CREATE VIEW big_sales AS SELECT * FROM sales WHERE amount > 5000"))
+
+
+def number(engine: sqlalchemy.Engine, value: Decimal | None) -> Decimal | float | None:
+    """sqlite3 binds no Decimal: its DECIMAL columns hold floats anyway."""
+    return float(value) if engine.dialect.name == "sqlite" and value is not None else value
+
+
+def sqlite_catalog(path: Path) -> Path:
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    fill(engine)
+    engine.dispose()
+    return path
+
+
+def profiler_recipe(
+    db: Path, server_url: str, source_config: dict | None = None, processor: dict | None = None
+):
+    recipe = recipe_dict(db, server_url=server_url)
+    recipe["source"]["sourceConfig"]["config"] = {"type": "Profiler", **(source_config or {})}
+    recipe["processor"] = {"type": "orm-profiler", "config": processor or {}}
+    return recipe
+
+
+def quartile(values: list[float], q: float) -> float:
+    """`percentile_cont`: linear interpolation between the two nearest ranks."""
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (pos - lo) * (ordered[hi] - ordered[lo])
+
+
+@dataclass
+class Catalog:
+    """A database holding `sales` and `blank`, its metadata recipe, and its tables' FQN prefix."""
+
+    recipe: dict
+    prefix: str
+    server: Any = None  # the database server's fixture, for PostgreSQL and MariaDB
+
+    def profiler_recipe(self, source_config: dict | None = None, processor: dict | None = None) -> dict:
+        recipe = copy.deepcopy(self.recipe)
+        recipe["source"]["sourceConfig"]["config"] = {"type": "Profiler", **(source_config or {})}
+        recipe["processor"] = {"type": "orm-profiler", "config": processor or {}}
+        return recipe
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def catalog(request, tmp_path, standin) -> Catalog:
+    if request.param == "sqlite":
+        db = sqlite_catalog(tmp_path / "shop.db")
+        return Catalog(recipe_dict(db, server_url=standin.url), "svc.main.main")
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        fill(server.engine)
+        return Catalog(postgres_recipe(server, standin), f"pg.{server.database}.public", server)
+    server = request.getfixturevalue("mysql")
+    fill(server.engine)
+    return Catalog(mysql_recipe(server, standin), f"my.default.{server.database}", server)
+
+
+@pytest.fixture
+def profiled(tmp_path, catalog):
+    """The catalog ingested, then profiled, both through their Dagster jobs."""
+
+    def run(source_config: dict | None = None, processor: dict | None = None):
+        folder = tmp_path / "wf"
+        write_recipe(folder / "shop.yaml", catalog.recipe)
+        write_recipe(folder / "shop_profiler.yaml", catalog.profiler_recipe(source_config, processor))
+        defs = build_definitions(folder)
+        assert defs.resolve_job_def("shop").execute_in_process().success
+        return defs.resolve_job_def("shop_profiler").execute_in_process(raise_on_error=False)
+
+    return run
+
+
+def columns(standin, catalog: Catalog, table: str) -> dict[str, dict]:
+    [profile] = standin.profiles(f"{catalog.prefix}.{table}")
+    return {c["name"]: c for c in profile.get("columnProfile", [])}
+
+
+def test_a_profile_has_the_numbers_computed_independently(profiled, catalog, standin):
+    result = profiled(
+        {
+            "metrics": [
+                "valuesCount",
+                "nullCount",
+                "nullProportion",
+                "rowCount",
+                "columnCount",
+                "min",
+                "max",
+                "mean",
+                "sum",
+                "stddev",
+                "median",
+                "firstQuartile",
+                "thirdQuartile",
+                "interQuartileRange",
+                "nonParametricSkew",
+                "distinctCount",
+                "distinctProportion",
+                "uniqueCount",
+                "uniqueProportion",
+                "duplicateCount",
+                "minLength",
+                "maxLength",
+            ]
+        }
+    )
+    assert result.success
+    [profile] = standin.profiles(f"{catalog.prefix}.sales")
+    assert profile["tableProfile"]["rowCount"] == ROWS and profile["tableProfile"]["columnCount"] == 4
+    assert "profileSample" not in profile["tableProfile"]  # no sample was taken
+    cols = columns(standin, catalog, "sales")
+    data = rows()
+    amounts = [float(a) for _, a, _, _ in data if a is not None]
+    amount = cols["amount"]
+    assert amount["valuesCount"] == len(amounts) and amount["nullCount"] == ROWS - len(amounts)
+    assert amount["nullProportion"] == pytest.approx((ROWS - len(amounts)) / ROWS)
+    exact = sum(a for _, a, _, _ in data if a is not None)
+    assert amount["sum"] == pytest.approx(float(exact), abs=0.005)  # not the truncated integer sum
+    assert amount["sum"] != sum(int(a) for _, a, _, _ in data if a is not None)
+    assert amount["mean"] == pytest.approx(statistics.fmean(amounts))
+    assert amount["stddev"] == pytest.approx(statistics.pstdev(amounts), rel=1e-9)
+    assert (amount["min"], amount["max"]) == (min(amounts), max(amounts))
+    for key, q in (("firstQuartile", 0.25), ("median", 0.5), ("thirdQuartile", 0.75)):
+        assert amount[key] == pytest.approx(quartile(amounts, q))
+    assert amount["interQuartileRange"] == pytest.approx(quartile(amounts, 0.75) - quartile(amounts, 0.25))
+    skew = (statistics.fmean(amounts) - quartile(amounts, 0.5)) / statistics.pstdev(amounts)
+    assert amount["nonParametricSkew"] == pytest.approx(skew)
+    names = [n for _, _, n, _ in data if n is not None]
+    name = cols["name"]
+    counts = {n: names.count(n) for n in set(names)}
+    assert name["distinctCount"] == len(counts)
+    assert name["uniqueCount"] == sum(1 for c in counts.values() if c == 1)
+    assert name["duplicateCount"] == len(names) - len(counts)
+    assert name["distinctProportion"] == pytest.approx(len(counts) / len(names))
+    # lengths in characters, not bytes ("żółw" is 4 characters, 7 bytes)
+    assert (name["minLength"], name["maxLength"]) == (min(map(len, names)), max(map(len, names)))
+    unset = cols["unset"]
+    assert (unset["valuesCount"], unset["nullCount"], unset["nullProportion"]) == (0, ROWS, 1.0)
+    assert "distinctProportion" not in unset and "minLength" not in unset
+    [blank] = standin.profiles(f"{catalog.prefix}.blank")
+    assert blank["tableProfile"]["rowCount"] == 0
+    assert {c["name"]: c["valuesCount"] for c in blank["columnProfile"]} == {"id": 0, "label": 0}
+    assert "nullProportion" not in blank["columnProfile"][0]  # 0 of 0 rows is no proportion
+    assert not standin.get("tables", f"{catalog.prefix}.big_sales").get("_profiles")  # includeViews false
+
+
+def test_a_percentage_sample_is_one_dataset_every_metric_reads(profiled, catalog, standin):
+    result = profiled(
+        {"profileSample": 50, "metrics": ["valuesCount", "uniqueCount", "distinctCount", "rowCount"]}
+    )
+    assert result.success
+    [profile] = standin.profiles(f"{catalog.prefix}.sales")
+    table = profile["tableProfile"]
+    assert (table["profileSample"], table["profileSampleType"]) == (50, "PERCENTAGE")
+    assert table["rowCount"] == ROWS  # the whole table, always
+    ident = columns(standin, catalog, "sales")["id"]
+    assert 150 < ident["valuesCount"] < 350
+    # one sample: every id is read once, so as many distinct and unique ids as values
+    assert ident["uniqueCount"] == ident["distinctCount"] == ident["valuesCount"]
+
+
+def test_table_config_samples_rows_and_picks_columns(profiled, catalog, standin):
+    table_config = {
+        "fullyQualifiedName": f"{catalog.prefix}.sales",
+        "profileSample": 40,
+        "profileSampleType": "ROWS",
+        "columnConfig": {
+            "excludeColumns": ["unset"],
+            "includeColumns": [{"columnName": "id"}, {"columnName": "amount", "metrics": ["max"]}],
+        },
+    }
+    assert profiled(processor={"tableConfig": [table_config]}).success
+    cols = columns(standin, catalog, "sales")
+    assert set(cols) == {"id", "amount"}
+    assert cols["id"]["valuesCount"] == 40
+    assert set(cols["amount"]) == {"name", "timestamp", "valuesCount", "nullCount", "max"}
+
+
+def test_the_seed_documents_fqn_filter_pattern_runs_with_a_warning(tmp_path, standin):
+    db = sqlite_catalog(tmp_path / "shop.db")
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", recipe_dict(db, server_url=standin.url))
+    write_recipe(
+        folder / "old.yaml", profiler_recipe(db, standin.url, {"fqnFilterPattern": "svc.main.main.sal.*"})
+    )
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    result = defs.resolve_job_def("old").execute_in_process()
+    assert result.success
+    assert standin.profiles("svc.main.main.sales") and not standin.get("tables", "svc.main.main.blank").get(
+        "_profiles"
+    )
+
+
+def test_a_source_without_a_query_engine_is_a_one_line_error(tmp_path):
+    from om_dagster.core.loader import build_recipe
+
+    recipe = profiler_recipe(tmp_path / "x.db", "http://127.0.0.1:1/api")
+    recipe["source"]["type"] = "dynamodb"
+    recipe["source"]["serviceConnection"] = {
+        "config": {"type": "DynamoDB", "awsConfig": {"awsRegion": "us-east-1"}}
+    }
+    with pytest.raises(RecipeError) as err:
+        build_recipe(recipe, tmp_path / "dynamo_profiler.yaml")
+    assert "source.type: 'dynamodb' has no query engine" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_statements_per_table_do_not_grow_with_its_columns(postgres):
+    """The fused aggregate, the distinct/unique pass: 2 statements, at 3 columns as at 60."""
+    from om_dagster.profiler.config import ProfilerSourceConfig, table_settings
+    from om_dagster.profiler.dialects import dialect_for
+    from om_dagster.profiler.table import TableProfiler
+
+    settings = table_settings(ProfilerSourceConfig(), None, None)
+    sent: list[str] = []
+    sqlalchemy.event.listen(postgres.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    for width in (3, 60):
+        names = [f"c{i}" for i in range(width)]
+        with postgres.engine.begin() as conn:
+            conn.execute(
+                sqlalchemy.text(f"CREATE TABLE w{width} ({', '.join(f'{n} INTEGER' for n in names)})")
+            )
+            values = ", ".join("g" for _ in names)
+            conn.execute(
+                sqlalchemy.text(f"INSERT INTO w{width} SELECT {values} FROM generate_series(1, 100) g")
+            )
+        sent.clear()
+        with postgres.engine.connect() as conn:
+            result = TableProfiler(conn, dialect_for(postgres.engine), settings).profile(
+                "public", f"w{width}", [{"name": n, "dataType": "INT"} for n in names], 0
+            )
+        queries = [q for q in sent if not q.startswith("SET ")]
+        assert result.statements == len(queries) == 2, queries
+        assert len(result.body["columnProfile"]) == width
+        assert result.body["columnProfile"][-1]["median"] == 50.5
+
+
+def test_timeout_seconds_cancels_the_statement_in_the_database(tmp_path, catalog, standin):
+    """A profile query that would run for hours is cancelled by the database at the budget:
+    the table is a counted failure naming the cause, and the other tables are profiled."""
+    slow = {
+        "fullyQualifiedName": f"{catalog.prefix}.sales",
+        "profileQuery": "SELECT s.* FROM sales s, sales a, sales b, sales c",  # 500^4 rows
+    }
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", catalog.recipe)
+    profiler = catalog.profiler_recipe({"timeoutSeconds": 2}, {"tableConfig": [slow]})
+    profiler["workflowConfig"]["raiseOnError"] = False
+    write_recipe(folder / "shop_profiler.yaml", profiler)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    started = time.monotonic()
+    result = defs.resolve_job_def("shop_profiler").execute_in_process()
+    assert time.monotonic() - started < 30
+    assert not standin.get("tables", f"{catalog.prefix}.sales").get("_profiles")
+    assert standin.profiles(f"{catalog.prefix}.blank")
+    [failures] = [
+        e.event_specific_data.materialization.metadata["failed entities"].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert "cancelled it at the 2 s budget (timeoutSeconds)" in failures
+    if catalog.prefix.startswith("pg."):
+        server = catalog.server
+        with server.engine.connect() as conn:
+            mine = "query LIKE '%sales s, sales a%' AND state = 'active' AND pid <> pg_backend_pid()"
+            running = conn.execute(
+                sqlalchemy.text(f"SELECT count(*) FROM pg_stat_activity WHERE {mine}")
+            ).scalar()
+        assert running == 0
