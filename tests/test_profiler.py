@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+import yaml
 
 from om_dagster.core.recipe import RecipeError
 from om_dagster.location.definitions import build_definitions
-from tests.conftest import recipe_dict, write_recipe
+from tests.conftest import EXAMPLES, recipe_dict, require_shared, write_recipe
 from tests.test_mysql import recipe as mysql_recipe
 from tests.test_postgres import recipe as postgres_recipe
 
@@ -200,6 +201,19 @@ def test_a_profile_has_the_numbers_computed_independently(profiled, catalog, sta
     assert {c["name"]: c["valuesCount"] for c in blank["columnProfile"]} == {"id": 0, "label": 0}
     assert "nullProportion" not in blank["columnProfile"][0]  # 0 of 0 rows is no proportion
     assert not standin.get("tables", f"{catalog.prefix}.big_sales").get("_profiles")  # includeViews false
+    # the asset's materialization shows each table's shape, readable in the UI
+    [metadata] = [
+        e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert metadata["tables profiled"].value == 2 and metadata["rows counted"].value == ROWS
+    shown = {r.data["table"]: r.data for r in metadata["profiles"].value.records}
+    assert shown[f"{catalog.prefix}.sales"]["rows"] == ROWS
+    assert (shown[f"{catalog.prefix}.sales"]["most nulls"], shown[f"{catalog.prefix}.sales"]["null %"]) == (
+        "unset",
+        100,
+    )
 
 
 def test_a_percentage_sample_is_one_dataset_every_metric_reads(profiled, catalog, standin):
@@ -326,3 +340,36 @@ def test_timeout_seconds_cancels_the_statement_in_the_database(tmp_path, catalog
                 sqlalchemy.text(f"SELECT count(*) FROM pg_stat_activity WHERE {mine}")
             ).scalar()
         assert running == 0
+
+
+def test_the_official_profiler_example_runs_with_only_host_and_credentials_changed(tmp_path, mysql, standin):
+    """`mysql_profiler.yaml` (its filter keeps schemas named `openmetadata_db*`), after
+    `mysql.yaml`: both as printed, but for the server, the credentials and mysql.yaml's
+    `databaseSchema` (the database it reads)."""
+    require_shared()
+    schema = f"openmetadata_db_{mysql.database}"
+    with mysql.engine.connect() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE DATABASE {schema}"))
+        conn.execute(sqlalchemy.text(f"CREATE TABLE {schema}.films (id INT PRIMARY KEY, title TEXT)"))
+        conn.execute(sqlalchemy.text(f"INSERT INTO {schema}.films VALUES (1, 'Alien'), (2, 'Heat')"))
+    try:
+        folder = tmp_path / "wf"
+        for name in ("mysql", "mysql_profiler"):
+            data = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+            data["source"]["serviceConnection"]["config"].update(
+                hostPort=mysql.host_port, username=mysql.user, authType={"password": mysql.password}
+            )
+            if name == "mysql":
+                data["source"]["serviceConnection"]["config"]["databaseSchema"] = schema
+            data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
+            write_recipe(folder / f"{name}.yaml", data)
+        defs = build_definitions(folder)
+        assert defs.resolve_job_def("mysql").execute_in_process().success
+        assert defs.resolve_job_def("mysql_profiler").execute_in_process().success
+        [profile] = standin.profiles(f"local_mysql.default.{schema}.films")
+        assert profile["tableProfile"]["rowCount"] == 2
+        title = next(c for c in profile["columnProfile"] if c["name"] == "title")
+        assert (title["valuesCount"], title["distinctCount"]) == (2, 2)
+    finally:
+        with mysql.engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f"DROP DATABASE {schema}"))
