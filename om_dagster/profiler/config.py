@@ -35,9 +35,9 @@ METRICS = (
     "interQuartileRange",
     "nonParametricSkew",
 )
-# Computed when asked for in `metrics` (or by a table's `includeColumns`), as OpenMetadata's
-# `metricType` names them; the defaults above are the schema's.
-OPTIONAL_METRICS = ("duplicateCount", "minLength", "maxLength", "histogram")
+# Also computed when the recipe lists no `metrics` (the list above is the schema's default
+# for the field; OpenMetadata's profiler computes these too), named as `metricType` does.
+OPTIONAL_METRICS = ("duplicateCount", "minLength", "maxLength")
 KNOWN_METRICS = frozenset(METRICS + OPTIONAL_METRICS)
 
 
@@ -190,7 +190,7 @@ def table_settings(
     source: ProfilerSourceConfig, entity_config: dict[str, Any] | None, table: TableConfig | None
 ) -> TableSettings:
     sample = source.sample()
-    metrics = frozenset(source.metrics or METRICS)
+    metrics = frozenset(source.metrics or KNOWN_METRICS)
     table_metrics, column_metrics = source.computeTableMetrics, source.computeColumnMetrics
     query: str | None = None
     exclude: set[str] = set()

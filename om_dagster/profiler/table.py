@@ -117,6 +117,10 @@ class TableProfiler:
         column_profiles = self._columns(source, plans, counts, now_ms)
         if source is not whole:
             self.dialect.drop_temp(self.conn, SAMPLE_TABLE)
+        if self.dialect.unbounded:
+            self.warnings.append(
+                f"timeoutSeconds not enforced: the database refused a time limit: {self.dialect.unbounded}"
+            )
         body: dict[str, Any] = {"tableProfile": profile}
         if column_profiles:
             body["columnProfile"] = column_profiles

@@ -8,6 +8,7 @@ VARIANT, foreign keys cannot be reflected (its SHOW IMPORTED KEYS breaks the dia
 it has no query history.
 """
 
+import statistics
 from collections.abc import Iterator
 
 import pytest
@@ -136,3 +137,44 @@ def test_dagster_job_execute_against_the_fakesnow_server(tmp_path, snowflake, st
     done = execute_job(tmp_path / "wf", "snow_cli")
     assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
     assert len(standin.all("tables")) == 3
+
+
+def test_a_profile_of_snowflake_tables_has_the_numbers_computed_independently(tmp_path, snowflake, standin):
+    amounts = [None if i % 7 == 0 else round(i * 3.25 + (i % 3) * 0.01, 2) for i in range(1, 201)]
+    notes = [None if i % 11 == 0 else f"n{i % 13}é" for i in range(1, 201)]
+    engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh", connect_args=snowflake)
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text("insert into SHOP.SALES.ORDERS (ID, AMOUNT, NOTE) values (:i, :a, :n)"),
+            [{"i": i, "a": a, "n": n} for i, a, n in zip(range(1, 201), amounts, notes, strict=True)],
+        )
+    engine.dispose()
+    folder = tmp_path / "wf"
+    write_recipe(folder / "snow.yaml", recipe(standin, snowflake))
+    profiler = recipe(standin, snowflake)
+    profiler["source"]["sourceConfig"]["config"] = {
+        "type": "Profiler",
+        "tableFilterPattern": {"includes": ["orders"]},
+    }
+    profiler["processor"] = {"type": "orm-profiler", "config": {}}
+    write_recipe(folder / "snow_profiler.yaml", profiler)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("snow").execute_in_process(raise_on_error=False).success
+    assert defs.resolve_job_def("snow_profiler").execute_in_process().success
+    [profile] = standin.profiles("snow.SHOP.sales.orders")
+    assert profile["tableProfile"]["rowCount"] == 200
+    cols = {c["name"]: c for c in profile["columnProfile"]}
+    values = sorted(a for a in amounts if a is not None)
+    amount = cols["amount"]
+    assert (amount["valuesCount"], amount["nullCount"]) == (len(values), 200 - len(values))
+    assert amount["sum"] == pytest.approx(sum(values)) and amount["mean"] == pytest.approx(
+        statistics.fmean(values)
+    )
+    assert amount["stddev"] == pytest.approx(statistics.pstdev(values))
+    assert amount["median"] == pytest.approx(statistics.median(values))
+    kept = [n for n in notes if n is not None]
+    assert cols["note"]["distinctCount"] == len(set(kept))
+    assert (cols["note"]["minLength"], cols["note"]["maxLength"]) == (
+        min(map(len, kept)),
+        max(map(len, kept)),
+    )
