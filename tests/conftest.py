@@ -220,3 +220,21 @@ def plugin(tmp_path, monkeypatch):
 
     yield install
     registry._plugins.cache_clear()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def catalog(request, tmp_path, standin):
+    """`tests/catalog.py`'s tables on SQLite, PostgreSQL and MariaDB, each with its metadata
+    recipe and the FQN prefix of its tables."""
+    from tests.catalog import Catalog, fill, sqlite_catalog
+    from tests.test_mysql import recipe as mysql_recipe
+    from tests.test_postgres import recipe as postgres_recipe
+
+    if request.param == "sqlite":
+        db = sqlite_catalog(tmp_path / "shop.db")
+        return Catalog(recipe_dict(db, server_url=standin.url), "svc.main.main")
+    server = request.getfixturevalue("postgres" if request.param == "postgresql" else "mysql")
+    fill(server.engine)
+    if request.param == "postgresql":
+        return Catalog(postgres_recipe(server, standin), f"pg.{server.database}.public", server)
+    return Catalog(mysql_recipe(server, standin), f"my.default.{server.database}", server)

@@ -75,7 +75,14 @@ def _first_match(validator: Any, one_of: list, instance: Any, schema: dict) -> A
     yield ValidationError("is not valid under any of the given schemas", context=errors)
 
 
-ServerValidator = validators.extend(Draft7Validator, {"oneOf": _first_match})
+def _java_pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
+    """`pattern` as the server's Java regex reads it: `(?U)` (Unicode classes) is Python's
+    default for text, and Python has no such flag."""
+    if isinstance(instance, str) and not re.search(pattern.replace("(?U)", ""), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+ServerValidator = validators.extend(Draft7Validator, {"oneOf": _first_match, "pattern": _java_pattern})
 
 
 @functools.cache
@@ -152,6 +159,43 @@ COLLECTIONS = {
 PIPELINE_STATUS_SCHEMA = (
     "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
 )
+# The test definitions the server ships (`openmetadata-service/.../json/data/tests/`), by
+# the entity they test.
+TEST_DEFINITIONS = {
+    **dict.fromkeys(
+        (
+            "tableRowCountToEqual",
+            "tableRowCountToBeBetween",
+            "tableColumnCountToEqual",
+            "tableColumnCountToBeBetween",
+            "tableColumnNameToExist",
+            "tableColumnToMatchSet",
+            "tableCustomSQLQuery",
+            "tableRowInsertedCountToBeBetween",
+        ),
+        "TABLE",
+    ),
+    **dict.fromkeys(
+        (
+            "columnValuesToBeBetween",
+            "columnValuesToBeNotNull",
+            "columnValuesToBeUnique",
+            "columnValuesToBeInSet",
+            "columnValuesToBeNotInSet",
+            "columnValuesToMatchRegex",
+            "columnValuesToNotMatchRegex",
+            "columnValueLengthsToBeBetween",
+            "columnValuesMissingCount",
+            "columnValueMaxToBeBetween",
+            "columnValueMinToBeBetween",
+            "columnValueMeanToBeBetween",
+            "columnValueMedianToBeBetween",
+            "columnValueStdDevToBeBetween",
+            "columnValuesSumToBeBetween",
+        ),
+        "COLUMN",
+    ),
+}
 VALUE_FILTERS = {"pipelineType"}  # list filters on a plain field
 LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
 
@@ -357,6 +401,8 @@ class StandIn:
             return 200, self.test_connection_definition(unquote(rest.rsplit("/", 1)[1]))
         if rest == "search/fieldQuery" and method == "GET":
             return 200, self.field_query(query)
+        if rest.startswith("dataQuality/"):
+            return self.data_quality(method, rest[len("dataQuality/") :], query, body)
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
@@ -658,6 +704,117 @@ class StandIn:
             if column["name"] in by_name:
                 column["profile"] = by_name[column["name"]]
         return answer
+
+    # --- data quality -------------------------------------------------------------------
+
+    def data_quality(self, method: str, rest: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Test suites, test cases and their results (`TestSuiteResource`, `TestCaseResource`,
+        `TestCaseResultResource`)."""
+        if rest in ("testSuites/executable", "testSuites/basic") and method == "PUT":
+            return self.put_test_suite(body)
+        if rest == "testCases" and method == "PUT":
+            return self.put_test_case(body)
+        if rest == "testCases" and method == "GET":
+            return 200, self.list_test_cases(query)
+        if rest.startswith("testCases/testCaseResults/") and method == "POST":
+            return 200, self.add_test_result(unquote(rest[len("testCases/testCaseResults/") :]), body)
+        if rest.startswith("testDefinitions/name/") and method == "GET":
+            name = unquote(rest[len("testDefinitions/name/") :])
+            if name not in TEST_DEFINITIONS:
+                raise ApiError(404, f"testDefinition instance for {name} not found")
+            return 200, {"name": name, "fullyQualifiedName": name, "entityType": TEST_DEFINITIONS[name]}
+        raise ApiError(405, f"HTTP 405 Method Not Allowed: {method} /api/v1/dataQuality/{rest}")
+
+    def _table(self, fqn: str) -> dict[str, Any]:
+        table = self.state.entities.get("tables", {}).get(fqn)
+        if table is None or table.get("deleted"):
+            raise ApiError(404, f"table instance for {fqn} not found")
+        return table
+
+    def put_test_suite(self, body: Any) -> tuple[int, Any]:
+        """`PUT /testSuites/executable` (`/basic` since 1.5): the table-bound suite,
+        `<table FQN>.testSuite`; the table must exist."""
+        self._check_body("api/tests/createTestSuite.json", body)
+        table_fqn = body.get("basicEntityReference") or body.get("executableEntityReference")
+        if not table_fqn:
+            raise ApiError(400, "basicEntityReference is required for a basic test suite")
+        with self.state.lock:
+            table = self._table(table_fqn)
+            suites = self.state.entities.setdefault("dataQuality/testSuites", {})
+            fqn = f"{table_fqn}.testSuite"
+            existing = suites.get(fqn)
+            suite = {
+                "id": existing["id"] if existing else str(uuid.uuid4()),
+                "name": fqn,
+                "fullyQualifiedName": fqn,
+                "basic": True,
+                "basicEntityReference": _ref(table, "table"),
+            }
+            suites[fqn] = suite
+        return (200 if existing else 201), suite
+
+    def put_test_case(self, body: Any) -> tuple[int, Any]:
+        """`PUT /testCases`: create or update by FQN, `<table>.<name>` or
+        `<table>.<column>.<name>`; the entity link's table and column must exist, and the
+        test definition too."""
+        self._check_body("api/tests/createTestCase.json", body)
+        match = re.match(r"^<#E::table::(.+?)(?:::columns::([^:>]+))?>$", body["entityLink"])
+        if not match:
+            raise ApiError(400, f"Invalid entity link {body['entityLink']}")
+        table_fqn, column = match.groups()
+        if body["testDefinition"] not in TEST_DEFINITIONS:
+            raise ApiError(404, f"testDefinition instance for {body['testDefinition']} not found")
+        with self.state.lock:
+            table = self._table(table_fqn)
+            if column is not None and column not in {c["name"] for c in table.get("columns", [])}:
+                raise ApiError(400, f"Invalid column name {column}")
+            parts = [column, body["name"]] if column else [body["name"]]
+            fqn = ".".join([table_fqn, *(quote_part(p) for p in parts)])
+            cases = self.state.entities.setdefault("dataQuality/testCases", {})
+            existing = cases.get(fqn)
+            case = copy.deepcopy(body) | {
+                "id": existing["id"] if existing else str(uuid.uuid4()),
+                "fullyQualifiedName": fqn,
+                "testDefinition": {
+                    "name": body["testDefinition"],
+                    "fullyQualifiedName": body["testDefinition"],
+                    "type": "testDefinition",
+                },
+                "testSuite": {"fullyQualifiedName": f"{table_fqn}.testSuite", "type": "testSuite"},
+                "_results": existing["_results"] if existing else [],
+            }
+            cases[fqn] = case
+        return (200 if existing else 201), _public(case)
+
+    def list_test_cases(self, query: dict[str, str]) -> dict[str, Any]:
+        """`GET /testCases?entityLink=<#E::table::fqn>&includeAllTests=true`: the table's
+        cases, and with `includeAllTests` its columns' too."""
+        link = query.get("entityLink", "")
+        everything = query.get("includeAllTests") == "true"
+        with self.state.lock:
+            cases = [
+                _public(c)
+                for _, c in sorted(self.state.entities.get("dataQuality/testCases", {}).items())
+                if not link
+                or c["entityLink"] == link
+                or (everything and c["entityLink"].startswith(link[:-1] + "::"))
+            ]
+        return {"data": cases, "paging": {"total": len(cases)}}
+
+    def add_test_result(self, fqn: str, body: Any) -> dict[str, Any]:
+        """`POST /testCases/testCaseResults/{fqn}`: a result of an existing case."""
+        self._check_body("tests/basic.json#/definitions/testCaseResult", body)
+        with self.state.lock:
+            case = self.state.entities.get("dataQuality/testCases", {}).get(fqn)
+            if case is None:
+                raise ApiError(404, f"testCase instance for {fqn} not found")
+            case["_results"].append(copy.deepcopy(body))
+        return body
+
+    def test_results(self, fqn: str) -> list[dict[str, Any]]:
+        """Every result a test case was sent, in order (what tests read)."""
+        with self.state.lock:
+            return copy.deepcopy(self.state.entities["dataQuality/testCases"][fqn]["_results"])
 
     def profiles(self, fqn: str) -> list[dict[str, Any]]:
         """Every profile a table was sent, in order (what tests read)."""

@@ -362,6 +362,7 @@ class Sidecar(Model):
     owners: list[str] = Field(default_factory=list)  # of the asset: emails or `team:name`
     automation: Literal["eager"] | OnCron | None = None
     deps: list[str] = Field(default_factory=list)  # stems of upstream recipes in the folder
+    severity: Literal["ERROR", "WARN"] = "ERROR"  # of the asset checks a test suite's cases become
 
     _valid_cron = field_validator("schedule")(valid_cron)
 

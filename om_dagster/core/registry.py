@@ -27,7 +27,9 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("sink", "metadata-rest"): "om_dagster.sinks.metadata_rest:MetadataRestSink",
     ("sink", "file"): "om_dagster.sinks.file:FileSink",
     ("sink", "console"): "om_dagster.sinks.console:ConsoleSink",
+    ("source", "TestSuite"): "om_dagster.quality.source:TestSuiteSource",
     ("processor", "orm-profiler"): "om_dagster.profiler.processor:OrmProfilerProcessor",
+    ("processor", "orm-test-runner"): "om_dagster.quality.runner:TestRunnerProcessor",
 }
 # Workflows whose source reads what the server holds through the dialect of `source.type`:
 # a function of (that type's metadata source class, the recipe) giving the workflow's source.

@@ -33,6 +33,8 @@ class Kind:
     TABLE_ENTITY = "tableEntity"
     # `createTableProfile.json` for a table, by its id and FQN: what the sink sends.
     TABLE_PROFILE = "tableProfile"
+    # A table's test cases with their results (and the create request of the recipe's own).
+    TEST_RESULTS = "testResults"
 
     CREATES = (DATABASE_SERVICE, DATABASE, DATABASE_SCHEMA, TABLE)
 

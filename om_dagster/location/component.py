@@ -6,7 +6,7 @@ type: om_dagster.RecipeComponent
 attributes:
   recipe: shop.yaml            # beside defs.yaml, as `metadata ingest -c` reads it
   schedule: "0 3 * * *"        # any sidecar setting: schedule, timezone, enabled,
-  automation: eager            #   description, tags, owners, automation, deps
+  automation: eager            #   description, tags, owners, automation, deps, severity
   deps: [openmetadata/shop/metadata]   # here: asset keys, as components see no folder
 ```
 
@@ -45,6 +45,7 @@ class RecipeComponent(Component, Resolvable, Model):
     owners: list[str] | None = None
     automation: Literal["eager"] | dict[str, str] | None = None
     deps: list[str] | None = None
+    severity: Literal["ERROR", "WARN"] | None = None
 
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         path = Path(context.path) / self.recipe
@@ -61,7 +62,7 @@ class RecipeComponent(Component, Resolvable, Model):
         built = recipe_defs(recipe, recipe_asset_key(recipe), deps)
         return Definitions(
             assets=[built.asset],
-            asset_checks=[built.check],
+            asset_checks=built.checks,
             jobs=[built.job],
             schedules=[built.schedule] if built.schedule else [],
             sensors=[_automation_sensor()] if sidecar.automation else [],

@@ -157,7 +157,7 @@ def recipe_definitions(
             continue
         built = recipe_defs(recipe, keys[recipe.path], deps)
         out.assets.append(built.asset)
-        out.checks.append(built.check)
+        out.checks.extend(built.checks)
         out.jobs.append(built.job)
         out.schedules += [built.schedule] if built.schedule else []
         out.recipes.append(recipe)

@@ -48,6 +48,7 @@ from om_dagster.location.ops import (
     source,
     stage,
 )
+from om_dagster.location.quality import test_case_checks
 from om_dagster.location.resources import PIPELINE_TAG, RECIPE_TAG, ManagedRecipeResource
 
 if TYPE_CHECKING:  # what define_asset_job returns
@@ -64,7 +65,7 @@ class RecipeDefs:
     """What one recipe puts in the code location."""
 
     asset: AssetsDefinition
-    check: AssetChecksDefinition
+    checks: list[AssetChecksDefinition]
     job: "UnresolvedAssetJobDefinition"
     schedule: ScheduleDefinition | None
 
@@ -190,7 +191,10 @@ def recipe_defs(recipe: Recipe, key: AssetKey, deps: list[AssetKey]) -> RecipeDe
         config=LOGGER_CONFIG,  # the `console` logger of the definitions: our failures in one line
         executor_def=in_process_executor,  # the steps are sequential; processes only add start-up time
     )
-    return RecipeDefs(asset, failures_check(key), asset_job, recipe_schedule(recipe, asset_job))
+    checks = [failures_check(key)]
+    if cases := test_case_checks(recipe, key):
+        checks.append(cases)
+    return RecipeDefs(asset, checks, asset_job, recipe_schedule(recipe, asset_job))
 
 
 def failures_check(key: AssetKey) -> AssetChecksDefinition:

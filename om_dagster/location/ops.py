@@ -32,6 +32,7 @@ from om_dagster.core.spool import Spool, prune
 from om_dagster.core.status import Status, judge, render_summary
 from om_dagster.core.steps import Step, StepError
 from om_dagster.location.profiles import profile_metadata
+from om_dagster.location.quality import results_metadata
 from om_dagster.location.resources import OpenMetadataResource, RecipeSource, recipe_path
 from om_dagster.openmetadata import pipeline_status
 from om_dagster.openmetadata.client import OpenMetadataError
@@ -203,6 +204,8 @@ def finish(
         metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
     if loaded.workflow_kind == "profiler":
         metadata |= profile_metadata(spool)
+    if loaded.workflow_kind == "test_suite":
+        metadata |= results_metadata(spool)
     if outcome.fail_run:
         raise Failure(description=f"{loaded.path}: {outcome.reason}", metadata=metadata)
     if context.has_assets_def:  # the recipe's asset: this output is its materialization

@@ -273,6 +273,26 @@ class OpenMetadataClient:
             raise self._fail(response, "PUT", path, table_fqn)
         return True
 
+    def put_test_suite(self, table_fqn: str) -> None:
+        """The table's executable (basic) test suite, `<table FQN>.testSuite`."""
+        path = "/dataQuality/testSuites/executable"
+        body = {"name": f"{table_fqn}.testSuite", "executableEntityReference": table_fqn}
+        response = self._call("PUT", path, table_fqn, json=body)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, table_fqn)
+
+    def put_test_case(self, body: dict[str, Any]) -> None:
+        path = "/dataQuality/testCases"
+        response = self._call("PUT", path, str(body.get("name")), json=body)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, str(body.get("name")))
+
+    def add_test_result(self, case_fqn: str, result: dict[str, Any]) -> None:
+        path = f"/dataQuality/testCases/testCaseResults/{url_quote(case_fqn)}"
+        response = self._call("POST", path, case_fqn, json=result)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "POST", path, case_fqn)
+
     def put_pipeline_status(self, pipeline_fqn: str, status: dict[str, Any]) -> None:
         """`PUT /services/ingestionPipelines/{fqn}/pipelineStatus` (upserted by `runId`)."""
         path = f"/services/ingestionPipelines/{url_quote(pipeline_fqn)}/pipelineStatus"

@@ -53,6 +53,11 @@ class Dialect:
     def random_order(self) -> ColumnElement:
         return func.random()
 
+    def regexp(self, column: ColumnElement, pattern: str) -> ColumnElement:
+        """Whether the value matches `pattern` (SQLAlchemy's dialect operator; SQLite's is
+        the Python function SQLAlchemy registers)."""
+        return column.regexp_match(pattern)
+
     def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
         """`SELECT *` of about `percent` % of the rows."""
         return (
@@ -223,6 +228,9 @@ class SnowflakeDialect(Dialect):
 
     def timed_out(self, err: Exception) -> bool:
         return getattr(getattr(err, "orig", None), "errno", None) in (604, 630)  # cancelled, timed out
+
+    def regexp(self, column: ColumnElement, pattern: str) -> ColumnElement:
+        return func.regexp_like(column, pattern)
 
 
 DIALECTS: dict[str, type[Dialect]] = {

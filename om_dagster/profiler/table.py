@@ -257,7 +257,7 @@ class TableProfiler:
             n = counts.get((plan.index, "valuesCount")) or 0
             if not (plan.numeric and self._wants_quartiles(plan)) or n == 0:
                 continue
-            rows = sorted({r for q in QUARTILES for r in _around(q, n)})
+            rows = sorted({r for q in QUARTILES for r in around(q, n)})
             positions[plan.index] = n
             col = source.c[plan.name]
             ranked = (
@@ -283,7 +283,7 @@ class TableProfiler:
         out = {}
         for index, at in found.items():
             n = positions[index]
-            out[index] = [_interpolate(q, n, at) for q in QUARTILES]
+            out[index] = [interpolate(q, n, at) for q in QUARTILES]
         return out
 
     # --- the column profiles ------------------------------------------------------------
@@ -358,13 +358,13 @@ def _finite(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _around(q: float, n: int) -> tuple[int, int]:
+def around(q: float, n: int) -> tuple[int, int]:
     """1-based row numbers `percentile_cont(q)` interpolates between, of `n` sorted values."""
     pos = q * (n - 1)
     return math.floor(pos) + 1, math.ceil(pos) + 1
 
 
-def _interpolate(q: float, n: int, at: dict[int, float]) -> float:
+def interpolate(q: float, n: int, at: dict[int, float]) -> float:
     pos = q * (n - 1)
     lo, hi = math.floor(pos), math.ceil(pos)
     return at[lo + 1] + (pos - lo) * (at[hi + 1] - at[lo + 1])

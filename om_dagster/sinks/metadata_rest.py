@@ -113,6 +113,8 @@ class MetadataRestSink(Sink):
                 self._schema_done(record.body)
             elif record.kind == Kind.TABLE_PROFILE:
                 self._profile(record.body)
+            elif record.kind == Kind.TEST_RESULTS:
+                self._test_results(record.body)
             elif record.kind == Kind.DATABASE_SERVICE:
                 self._service(record.body)
             elif record.kind in (Kind.DATABASE, Kind.DATABASE_SCHEMA):
@@ -160,6 +162,31 @@ class MetadataRestSink(Sink):
         except OpenMetadataError as err:
             self.status.failed(body["fqn"], str(err))
             self._server_error(err)
+
+    def _test_results(self, body: dict[str, Any]) -> None:
+        """The table's suite, the recipe's cases (create-or-update), then each result."""
+        try:
+            self.client.put_test_suite(body["fqn"])
+            self.server_errors = 0
+        except AuthError:
+            raise
+        except OpenMetadataError as err:
+            for case in body["cases"]:
+                self.status.failed(case["fqn"], f"its test suite was refused: {err}")
+            self._server_error(err)
+            return
+        for case in body["cases"]:
+            try:
+                if case["create"] is not None:
+                    self.client.put_test_case(case["create"])
+                self.client.add_test_result(case["fqn"], case["result"])
+                self.status.scanned()
+                self.server_errors = 0
+            except AuthError:
+                raise
+            except OpenMetadataError as err:
+                self.status.failed(case["fqn"], str(err))
+                self._server_error(err)
 
     def _load_schema(self, schema_fqn: str) -> None:
         """What the server holds under this schema, to skip unchanged tables.

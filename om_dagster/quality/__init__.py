@@ -1,0 +1,1 @@
+"""Data quality: OpenMetadata test suites, run by the database. No Dagster here."""

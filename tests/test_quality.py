@@ -1,0 +1,327 @@
+"""Test suites: every definition passes, fails and aborts as values computed here say."""
+
+import json
+import statistics
+from typing import Any
+
+import yaml
+from dagster import DagsterEventType
+
+from om_dagster.location.definitions import build_definitions
+from tests.catalog import ROWS, Catalog, quartile, rows
+from tests.conftest import EXAMPLES, require_shared, write_recipe
+
+DATA = rows()
+IDS = [i for i, _, _, _ in DATA]
+AMOUNTS = [float(a) for _, a, _, _ in DATA if a is not None]
+NAMES = [n for _, _, n, _ in DATA if n is not None]
+
+
+def bounds(value: float, low: str, high: str) -> list[tuple[str, dict[str, str], str]]:
+    """A passing, a failing and a bad-parameter case for a `...ToBeBetween` definition."""
+    return [
+        ("Success", {low: str(value - 0.01), high: str(value + 0.01)}, ""),
+        ("Failed", {low: str(value + 1)}, ""),
+        ("Aborted", {low: "10", high: "5"}, "is greater than"),
+    ]
+
+
+# (definition, column, [(expected status, parameters, what the abort says)])
+CASES: list[tuple[str, str | None, list[tuple[str, dict[str, str], str]]]] = [
+    (
+        "tableRowCountToEqual",
+        None,
+        [
+            ("Success", {"value": str(ROWS)}, ""),
+            ("Failed", {"value": "499"}, ""),
+            ("Aborted", {"value": "many"}, "must be a number"),
+        ],
+    ),
+    (
+        "tableRowCountToBeBetween",
+        None,
+        [
+            ("Success", {"minValue": "1"}, ""),
+            ("Failed", {"maxValue": "100"}, ""),
+            ("Aborted", {}, "give 'minValue'"),
+        ],
+    ),
+    (
+        "tableColumnCountToEqual",
+        None,
+        [
+            ("Success", {"columnCount": "4"}, ""),
+            ("Failed", {"columnCount": "5"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "tableColumnCountToBeBetween",
+        None,
+        [
+            ("Success", {"minColValue": "2", "maxColValue": "4"}, ""),
+            ("Failed", {"minColValue": "5"}, ""),
+            ("Aborted", {"maxColValue": "x"}, "must be a number"),
+        ],
+    ),
+    (
+        "tableColumnNameToExist",
+        None,
+        [
+            ("Success", {"columnName": "amount"}, ""),
+            ("Failed", {"columnName": "price"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "tableColumnToMatchSet",
+        None,
+        [
+            ("Success", {"columnNames": "id,amount,name,unset", "ordered": "true"}, ""),
+            ("Failed", {"columnNames": "amount,id,name,unset", "ordered": "true"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "tableCustomSQLQuery",
+        None,
+        [
+            ("Success", {"sqlExpression": "SELECT * FROM sales WHERE id < 0"}, ""),
+            ("Failed", {"sqlExpression": "SELECT * FROM sales WHERE id < 5", "threshold": "4"}, ""),
+            ("Aborted", {"sqlExpression": "SELECT 1", "strategy": "SOMETIMES"}, "strategy must be"),
+        ],
+    ),
+    (
+        "columnValuesToBeBetween",
+        "id",
+        [
+            ("Success", {"minValue": "0", "maxValue": str(ROWS - 1)}, ""),
+            ("Failed", {"maxValue": "100"}, ""),
+            ("Aborted", {}, "give 'minValue'"),
+        ],
+    ),
+    (
+        "columnValuesToBeNotNull",
+        "amount",
+        [("Failed", {}, "")],
+    ),
+    ("columnValuesToBeNotNull", "id", [("Success", {}, "")]),
+    ("columnValuesToBeUnique", "id", [("Success", {}, "")]),
+    ("columnValuesToBeUnique", "name", [("Failed", {}, "")]),
+    (
+        "columnValuesToBeInSet",
+        "name",
+        [
+            (
+                "Success",
+                {
+                    "allowedValues": json.dumps(sorted(set(NAMES))),
+                    "matchEnum": "true",
+                },
+                "",
+            ),
+            ("Failed", {"allowedValues": '["x0", "x1"]', "matchEnum": "true"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "columnValuesToBeNotInSet",
+        "name",
+        [
+            ("Success", {"forbiddenValues": '["zzz"]'}, ""),
+            ("Failed", {"forbiddenValues": f'["{NAMES[0]}"]'}, ""),
+        ],
+    ),
+    (
+        "columnValuesToMatchRegex",
+        "name",
+        [
+            ("Success", {"regex": "[0-9]$"}, ""),
+            ("Failed", {"regex": "^ok"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "columnValuesToNotMatchRegex",
+        "name",
+        [("Success", {"forbiddenRegex": "^zzz"}, ""), ("Failed", {"forbiddenRegex": "^ok"}, "")],
+    ),
+    (
+        "columnValueLengthsToBeBetween",
+        "name",
+        [
+            ("Success", {"minLength": str(min(map(len, NAMES))), "maxLength": str(max(map(len, NAMES)))}, ""),
+            ("Failed", {"maxLength": "3"}, ""),
+            ("Aborted", {"minLength": "x"}, "must be a number"),
+        ],
+    ),
+    (
+        "columnValuesMissingCount",
+        "amount",
+        [
+            ("Success", {"missingCountValue": str(ROWS - len(AMOUNTS))}, ""),
+            ("Failed", {"missingCountValue": "0"}, ""),
+            ("Aborted", {}, "is required"),
+        ],
+    ),
+    (
+        "columnValueMaxToBeBetween",
+        "amount",
+        bounds(max(AMOUNTS), "minValueForMaxInCol", "maxValueForMaxInCol"),
+    ),
+    (
+        "columnValueMinToBeBetween",
+        "amount",
+        bounds(min(AMOUNTS), "minValueForMinInCol", "maxValueForMinInCol"),
+    ),
+    (
+        "columnValueMeanToBeBetween",
+        "amount",
+        bounds(statistics.fmean(AMOUNTS), "minValueForMeanInCol", "maxValueForMeanInCol"),
+    ),
+    (
+        "columnValueMedianToBeBetween",
+        "amount",
+        bounds(quartile(AMOUNTS, 0.5), "minValueForMedianInCol", "maxValueForMedianInCol"),
+    ),
+    (
+        "columnValueStdDevToBeBetween",
+        "amount",
+        bounds(statistics.pstdev(AMOUNTS), "minValueForStdDevInCol", "maxValueForStdDevInCol"),
+    ),
+    (
+        "columnValuesSumToBeBetween",
+        "amount",
+        bounds(sum(AMOUNTS), "minValueForColSum", "maxValueForColSum"),
+    ),
+]
+
+
+def suite_cases(table_fqn: str) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
+    """The recipe's testCases, and what each must end as."""
+    cases, expected = [], {}
+    for definition, column, variants in CASES:
+        for n, (status, params, says) in enumerate(variants):
+            name = f"{column or 'table'}_{definition}_{n}"
+            case: dict[str, Any] = {
+                "name": name,
+                "testDefinitionName": definition,
+                "parameterValues": [{"name": k, "value": v} for k, v in params.items()],
+                "computePassedFailedRowCount": True,
+            }
+            if column:
+                case["columnName"] = column
+            cases.append(case)
+            fqn = f"{table_fqn}.{column}.{name}" if column else f"{table_fqn}.{name}"
+            expected[fqn] = (status, says)
+    return cases, expected
+
+
+def suite_recipe(catalog: Catalog, cases: list[dict[str, Any]], raise_on_error: bool = False) -> dict:
+    server = catalog.recipe["workflowConfig"]["openMetadataServerConfig"]
+    return {
+        "source": {
+            "type": "TestSuite",
+            "serviceName": catalog.recipe["source"]["serviceName"],
+            "sourceConfig": {
+                "config": {"type": "TestSuite", "entityFullyQualifiedName": f"{catalog.prefix}.sales"}
+            },
+        },
+        "processor": {"type": "orm-test-runner", "config": {"testCases": cases}},
+        "sink": {"type": "metadata-rest", "config": {}},
+        "workflowConfig": {"openMetadataServerConfig": server, "raiseOnError": raise_on_error},
+    }
+
+
+def run_suite(tmp_path, catalog: Catalog, recipe: dict, name: str = "shop_tests"):
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", catalog.recipe)
+    write_recipe(folder / f"{name}.yaml", recipe)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    return defs, defs.resolve_job_def(name).execute_in_process(raise_on_error=False)
+
+
+def test_every_definition_passes_fails_and_aborts_as_computed_here(tmp_path, catalog, standin):
+    table = f"{catalog.prefix}.sales"
+    cases, expected = suite_cases(table)
+    _, result = run_suite(tmp_path, catalog, suite_recipe(catalog, cases))
+    assert result.success
+    assert f"{table}.testSuite" in standin.state.entities["dataQuality/testSuites"]
+    got = {}
+    for fqn in expected:
+        [outcome] = standin.test_results(fqn)
+        got[fqn] = outcome
+    assert {f: r["testCaseStatus"] for f, r in got.items()} == {f: e[0] for f, e in expected.items()}
+    for fqn, (_, says) in expected.items():
+        assert says in got[fqn]["result"], (fqn, got[fqn]["result"])
+    # passed/failed rows are filtered counts of the same scan
+    between = got[f"{table}.id.id_columnValuesToBeBetween_1"]
+    assert (between["passedRows"], between["failedRows"]) == (101, ROWS - 101)
+    nulls = got[f"{table}.amount.amount_columnValuesToBeNotNull_0"]
+    assert nulls["failedRows"] == ROWS - len(AMOUNTS)
+    assert {v["name"]: v["value"] for v in nulls["testResultValue"]} == {
+        "nullCount": str(ROWS - len(AMOUNTS))
+    }
+
+
+def test_each_case_is_an_asset_check_and_failures_fail_the_run_under_raise_on_error(
+    tmp_path, catalog, standin
+):
+    table = f"{catalog.prefix}.sales"
+    cases = [
+        {
+            "name": "enough rows",
+            "testDefinitionName": "tableRowCountToBeBetween",
+            "parameterValues": [{"name": "minValue", "value": 10}],
+        },
+        {"name": "ids unique", "testDefinitionName": "columnValuesToBeUnique", "columnName": "id"},
+        {"name": "names unique", "testDefinitionName": "columnValuesToBeUnique", "columnName": "name"},
+    ]
+    _, result = run_suite(tmp_path, catalog, suite_recipe(catalog, cases, raise_on_error=True))
+    assert not result.success
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert {n: c.passed for n, c in checks.items() if n != "ingestion_failures"} == {
+        "enough_rows": True,
+        "ids_unique": True,
+        "names_unique": False,
+    }
+    assert checks["names_unique"].metadata["uniqueCount"].value == str(
+        sum(1 for n in set(NAMES) if NAMES.count(n) == 1)
+    )
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert (
+        "1 of 3 test cases did not pass: names unique"
+        in failure.step_failure_data.user_failure_data.description
+    )
+    # the results were recorded before the run failed
+    assert standin.test_results(f"{table}.name.names unique")[0]["testCaseStatus"] == "Failed"
+
+
+def test_the_official_test_suite_example_runs_with_entity_links(tmp_path, catalog, standin):
+    """`test_suite.yaml` names its cases' columns in `entityLink` (1.13), which 2.0.7 refuses."""
+    require_shared()
+    table = f"{catalog.prefix}.sales"
+    data = yaml.safe_load((EXAMPLES / "test_suite.yaml").read_text())
+    data["source"]["serviceName"] = catalog.recipe["source"]["serviceName"]
+    data["source"]["sourceConfig"]["config"]["entityFullyQualifiedName"] = table
+    data["processor"]["config"]["testCases"] = [
+        {
+            "name": "amount_max",
+            "description": "largest sale",
+            "testDefinitionName": "columnValueMaxToBeBetween",
+            "entityLink": f"<#E::table::{table}::columns::amount>",
+            "parameterValues": [{"name": "maxValueForMaxInCol", "value": str(max(AMOUNTS) + 1)}],
+        }
+    ]
+    data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = catalog.recipe["workflowConfig"][
+        "openMetadataServerConfig"
+    ]["hostPort"]
+    _, result = run_suite(tmp_path, catalog, data, name="test_suite")
+    assert result.success
+    [outcome] = standin.test_results(f"{table}.amount.amount_max")
+    assert outcome["testCaseStatus"] == "Success"
