@@ -159,43 +159,88 @@ COLLECTIONS = {
 PIPELINE_STATUS_SCHEMA = (
     "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
 )
-# The test definitions the server ships (`openmetadata-service/.../json/data/tests/`), by
-# the entity they test.
-TEST_DEFINITIONS = {
-    **dict.fromkeys(
-        (
-            "tableRowCountToEqual",
-            "tableRowCountToBeBetween",
-            "tableColumnCountToEqual",
-            "tableColumnCountToBeBetween",
-            "tableColumnNameToExist",
-            "tableColumnToMatchSet",
-            "tableCustomSQLQuery",
-            "tableRowInsertedCountToBeBetween",
-        ),
-        "TABLE",
+
+
+# The test definitions the server seeds (`TestDefinitionResource.initialize` from
+# `openmetadata-service/src/main/resources/json/data/tests/*.json`): entity type, parameters
+# (name: required) and the min <= max rules of `validationRule`.
+def _definition(entity: str, params: dict[str, bool], *rules: tuple[str, str]) -> dict[str, Any]:
+    return {"entityType": entity, "params": params, "rules": rules}
+
+
+TEST_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "tableRowCountToEqual": _definition("TABLE", {"value": True}),
+    "tableRowCountToBeBetween": _definition(
+        "TABLE", {"minValue": False, "maxValue": False}, ("minValue", "maxValue")
     ),
-    **dict.fromkeys(
-        (
-            "columnValuesToBeBetween",
-            "columnValuesToBeNotNull",
-            "columnValuesToBeUnique",
-            "columnValuesToBeInSet",
-            "columnValuesToBeNotInSet",
-            "columnValuesToMatchRegex",
-            "columnValuesToNotMatchRegex",
-            "columnValueLengthsToBeBetween",
-            "columnValuesMissingCount",
-            "columnValueMaxToBeBetween",
-            "columnValueMinToBeBetween",
-            "columnValueMeanToBeBetween",
-            "columnValueMedianToBeBetween",
-            "columnValueStdDevToBeBetween",
-            "columnValuesSumToBeBetween",
-        ),
+    "tableColumnCountToEqual": _definition("TABLE", {"columnCount": True}),
+    "tableColumnCountToBeBetween": _definition(
+        "TABLE", {"minColValue": False, "maxColValue": False}, ("minColValue", "maxColValue")
+    ),
+    "tableColumnNameToExist": _definition("TABLE", {"columnName": True}),
+    "tableColumnToMatchSet": _definition("TABLE", {"columnNames": True, "ordered": False}),
+    "tableCustomSQLQuery": _definition(
+        "TABLE",
+        {
+            "sqlExpression": True,
+            "strategy": False,
+            "operator": False,
+            "threshold": False,
+            "partitionExpression": False,
+        },
+    ),
+    "tableRowInsertedCountToBeBetween": _definition(
+        "TABLE",
+        {"min": False, "max": False, "columnName": True, "rangeType": True, "rangeInterval": True},
+        ("min", "max"),
+    ),
+    "columnValuesToBeBetween": _definition(
+        "COLUMN", {"minValue": False, "maxValue": False}, ("minValue", "maxValue")
+    ),
+    "columnValuesToBeNotNull": _definition("COLUMN", {}),
+    "columnValuesToBeUnique": _definition("COLUMN", {}),
+    "columnValuesToBeInSet": _definition("COLUMN", {"allowedValues": True, "matchEnum": False}),
+    "columnValuesToBeNotInSet": _definition("COLUMN", {"forbiddenValues": True}),
+    "columnValuesToMatchRegex": _definition("COLUMN", {"regex": True}),
+    "columnValuesToNotMatchRegex": _definition("COLUMN", {"forbiddenRegex": True}),
+    "columnValueLengthsToBeBetween": _definition(
+        "COLUMN", {"minLength": False, "maxLength": False}, ("minLength", "maxLength")
+    ),
+    "columnValuesMissingCount": _definition(
+        "COLUMN", {"missingCountValue": True, "missingValueMatch": False}
+    ),
+    "columnValueMaxToBeBetween": _definition(
         "COLUMN",
+        {"minValueForMaxInCol": False, "maxValueForMaxInCol": False},
+        ("minValueForMaxInCol", "maxValueForMaxInCol"),
+    ),
+    # its seed rule names minValueForMeanInCol (a typo): min <= max is never enforced
+    "columnValueMinToBeBetween": _definition(
+        "COLUMN", {"minValueForMinInCol": False, "maxValueForMinInCol": False}
+    ),
+    "columnValueMeanToBeBetween": _definition(
+        "COLUMN",
+        {"minValueForMeanInCol": False, "maxValueForMeanInCol": False},
+        ("minValueForMeanInCol", "maxValueForMeanInCol"),
+    ),
+    "columnValueMedianToBeBetween": _definition(
+        "COLUMN",
+        {"minValueForMedianInCol": False, "maxValueForMedianInCol": False},
+        ("minValueForMedianInCol", "maxValueForMedianInCol"),
+    ),
+    "columnValueStdDevToBeBetween": _definition(
+        "COLUMN",
+        {"minValueForStdDevInCol": False, "maxValueForStdDevInCol": False},
+        ("minValueForStdDevInCol", "maxValueForStdDevInCol"),
+    ),
+    "columnValuesSumToBeBetween": _definition(
+        "COLUMN",
+        {"minValueForColSum": False, "maxValueForColSum": False},
+        ("minValueForColSum", "maxValueForColSum"),
     ),
 }
+for _name, _seeded in TEST_DEFINITIONS.items():
+    _seeded |= {"name": _name, "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"testDefinition/{_name}"))}
 VALUE_FILTERS = {"pipelineType"}  # list filters on a plain field
 LIST_FILTERS = {"service": "service", "database": "database", "databaseSchema": "databaseSchema"}
 
@@ -684,8 +729,9 @@ class StandIn:
     def put_table_profile(self, table_id: str, body: Any) -> dict[str, Any]:
         """`PUT /tables/{id}/tableProfile` (`TableResource.addDataProfiler` ->
         `TableRepository.addTableProfileData`): the body is a `CreateTableProfile`; an unknown
-        id is a 404, a column profile naming no column of the table a 400 (`validateColumn`);
-        the answer is the table with its latest `profile` and each column's."""
+        id is a 404, a timestamp not in milliseconds or a column profile naming no column of
+        the table a 400; the answer is the table with `profile` (the table's only: column
+        profiles are not attached)."""
         self._check_body("api/data/createTableProfile.json", body)
         with self.state.lock:
             where = self.state.by_id.get(table_id)
@@ -693,17 +739,16 @@ class StandIn:
                 raise ApiError(404, f"table instance for {table_id} not found")
             table = self.state.entities["tables"][where[1]]
             names = {c["name"] for c in table.get("columns", [])}
+            for stamped in [body["tableProfile"], *(body.get("columnProfile") or [])]:
+                _milliseconds(stamped["timestamp"])
+            # no transaction: the table profile is stored before the columns are checked
+            table.setdefault("_profiles", []).append({"tableProfile": copy.deepcopy(body["tableProfile"])})
             for column in body.get("columnProfile") or []:
                 if column["name"] not in names:
                     raise ApiError(400, f"Invalid column name {column['name']}")
-            table.setdefault("_profiles", []).append(copy.deepcopy(body))
-            answer = copy.deepcopy(_public(table))
-        answer["profile"] = body["tableProfile"]
-        by_name = {c["name"]: c for c in body.get("columnProfile") or []}
-        for column in answer.get("columns", []):
-            if column["name"] in by_name:
-                column["profile"] = by_name[column["name"]]
-        return answer
+            table["_profiles"][-1] = copy.deepcopy(body)
+            answer = _public(table)
+        return answer | {"profile": body["tableProfile"]}
 
     # --- data quality -------------------------------------------------------------------
 
@@ -717,12 +762,14 @@ class StandIn:
         if rest == "testCases" and method == "GET":
             return 200, self.list_test_cases(query)
         if rest.startswith("testCases/testCaseResults/") and method == "POST":
-            return 200, self.add_test_result(unquote(rest[len("testCases/testCaseResults/") :]), body)
-        if rest.startswith("testDefinitions/name/") and method == "GET":
-            name = unquote(rest[len("testDefinitions/name/") :])
-            if name not in TEST_DEFINITIONS:
-                raise ApiError(404, f"testDefinition instance for {name} not found")
-            return 200, {"name": name, "fullyQualifiedName": name, "entityType": TEST_DEFINITIONS[name]}
+            return 201, self.add_test_result(unquote(rest[len("testCases/testCaseResults/") :]), body)
+        if rest.startswith("testDefinitions/") and method == "GET":
+            key = unquote(rest[len("testDefinitions/") :])
+            name = key[len("name/") :] if key.startswith("name/") else None
+            found = [d for n, d in TEST_DEFINITIONS.items() if n == name or (name is None and d["id"] == key)]
+            if not found:
+                raise ApiError(404, f"testDefinition instance for {name or key} not found")
+            return 200, _test_definition(found[0])
         raise ApiError(405, f"HTTP 405 Method Not Allowed: {method} /api/v1/dataQuality/{rest}")
 
     def _table(self, fqn: str) -> dict[str, Any]:
@@ -732,12 +779,13 @@ class StandIn:
         return table
 
     def put_test_suite(self, body: Any) -> tuple[int, Any]:
-        """`PUT /testSuites/executable` (`/basic` since 1.5): the table-bound suite,
-        `<table FQN>.testSuite`; the table must exist."""
+        """`PUT /testSuites/executable` (deprecated) or `/basic` (`TestSuiteResource`, the same
+        code): the table's suite, FQN `<table FQN>.testSuite` whatever the name; the table
+        must exist (404); 201 created, 200 updated."""
         self._check_body("api/tests/createTestSuite.json", body)
-        table_fqn = body.get("basicEntityReference") or body.get("executableEntityReference")
-        if not table_fqn:
-            raise ApiError(400, "basicEntityReference is required for a basic test suite")
+        table_fqn = body.get("basicEntityReference")
+        if not table_fqn:  # PUT takes it (`TestSuiteResource.createOrUpdateBasic`): a suite of nothing
+            raise ApiError(501, "the stand-in keeps only table suites: send basicEntityReference")
         with self.state.lock:
             table = self._table(table_fqn)
             suites = self.state.entities.setdefault("dataQuality/testSuites", {})
@@ -754,18 +802,27 @@ class StandIn:
         return (200 if existing else 201), suite
 
     def put_test_case(self, body: Any) -> tuple[int, Any]:
-        """`PUT /testCases`: create or update by FQN, `<table>.<name>` or
-        `<table>.<column>.<name>`; the entity link's table and column must exist, and the
-        test definition too."""
+        """`PUT /testCases` (`TestCaseResource.createOrUpdate`, `TestCaseRepository.prepare`):
+        create (201) or update (200) by FQN, `<table>.<name>` or `<table>.<column>.<name>`;
+        checked in the server's order: the entity link, its table (404), the definition
+        (404), the parameters against the definition (400), the column (400)."""
         self._check_body("api/tests/createTestCase.json", body)
         match = re.match(r"^<#E::table::(.+?)(?:::columns::([^:>]+))?>$", body["entityLink"])
         if not match:
-            raise ApiError(400, f"Invalid entity link {body['entityLink']}")
+            raise ApiError(400, f"Entity link was not found in {body['entityLink']}")
         table_fqn, column = match.groups()
-        if body["testDefinition"] not in TEST_DEFINITIONS:
-            raise ApiError(404, f"testDefinition instance for {body['testDefinition']} not found")
         with self.state.lock:
             table = self._table(table_fqn)
+            definition = TEST_DEFINITIONS.get(body["testDefinition"])
+            if definition is None:
+                raise ApiError(404, f"testDefinition instance for {body['testDefinition']} not found")
+            _check_parameters(body, definition)
+            if definition["entityType"] == "COLUMN" and column is None:
+                raise ApiError(
+                    400,
+                    "Column test case must have a field name and an array field name in the entity link. "
+                    "e.g. <#E::table::{entityFqn}::columns::{columnName}>",
+                )
             if column is not None and column not in {c["name"] for c in table.get("columns", [])}:
                 raise ApiError(400, f"Invalid column name {column}")
             parts = [column, body["name"]] if column else [body["name"]]
@@ -776,11 +833,12 @@ class StandIn:
                 "id": existing["id"] if existing else str(uuid.uuid4()),
                 "fullyQualifiedName": fqn,
                 "testDefinition": {
+                    "id": definition["id"],
+                    "type": "testDefinition",
                     "name": body["testDefinition"],
                     "fullyQualifiedName": body["testDefinition"],
-                    "type": "testDefinition",
                 },
-                "testSuite": {"fullyQualifiedName": f"{table_fqn}.testSuite", "type": "testSuite"},
+                "testSuite": {"type": "testSuite", "fullyQualifiedName": f"{table_fqn}.testSuite"},
                 "_results": existing["_results"] if existing else [],
             }
             cases[fqn] = case
@@ -802,14 +860,22 @@ class StandIn:
         return {"data": cases, "paging": {"total": len(cases)}}
 
     def add_test_result(self, fqn: str, body: Any) -> dict[str, Any]:
-        """`POST /testCases/testCaseResults/{fqn}`: a result of an existing case."""
-        self._check_body("tests/basic.json#/definitions/testCaseResult", body)
+        """`POST /testCases/testCaseResults/{fqn}` (`TestCaseResultResource.addTestCaseResult`):
+        a `createTestCaseResult` of an existing case (404), timestamp in ms; 201 with the
+        stored result (its `id`, `testCaseFQN`, and an `incidentId` when it failed)."""
+        self._check_body("api/tests/createTestCaseResult.json", body)
+        _milliseconds(body["timestamp"])
         with self.state.lock:
             case = self.state.entities.get("dataQuality/testCases", {}).get(fqn)
             if case is None:
                 raise ApiError(404, f"testCase instance for {fqn} not found")
             case["_results"].append(copy.deepcopy(body))
-        return body
+        failed = body["testCaseStatus"] == "Failed"
+        return copy.deepcopy(body) | {
+            "id": str(uuid.uuid4()),
+            "testCaseFQN": fqn,
+            "incidentId": str(uuid.uuid4()) if failed else None,
+        }
 
     def test_results(self, fqn: str) -> list[dict[str, Any]]:
         """Every result a test case was sent, in order (what tests read)."""
@@ -980,6 +1046,52 @@ def _mask_passwords(node: Any) -> Any:
     if isinstance(node, list):
         return [_mask_passwords(v) for v in node]
     return node
+
+
+def _milliseconds(timestamp: Any) -> None:
+    """`RestUtil.validateTimestampMilliseconds`: 12 digits or more."""
+    if not isinstance(timestamp, int) or len(str(abs(timestamp))) < 12:
+        raise ApiError(400, f"Timestamp {timestamp} is not valid, it should be in milliseconds since epoch")
+
+
+def _check_parameters(body: dict[str, Any], definition: dict[str, Any]) -> None:
+    """`TestCaseRepository.validateTestParameters`: only when `parameterValues` is sent."""
+    values = body.get("parameterValues")
+    if values is None:
+        return
+    params = definition["params"]
+    if values and not params:
+        raise ApiError(400, "Parameter Values doesn't match Test Definition Parameters")
+    given = {v.get("name"): v.get("value") for v in values}
+    for name in given:
+        if name not in params:
+            raise ApiError(
+                400,
+                f"Parameter '{name}' is not defined in the test definition. "
+                f"Defined parameters are: {sorted(params)}",
+            )
+    for name, required in params.items():
+        if required and given.get(name) is None:
+            raise ApiError(400, f"Required parameter {name} is not passed in parameterValues")
+    for low, high in definition["rules"]:
+        try:
+            lo, hi = float(given[low]), float(given[high])
+        except (KeyError, TypeError, ValueError):
+            continue  # a rule on a missing or non-numeric value is skipped
+        if lo > hi:
+            raise ApiError(400, f"Value {given[low]}  is not less than  {given[high]}")
+
+
+def _test_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": definition["id"],
+        "name": definition["name"],
+        "fullyQualifiedName": definition["name"],
+        "entityType": definition["entityType"],
+        "testPlatforms": ["OpenMetadata"],
+        "provider": "system",
+        "parameterDefinition": [{"name": n, "required": r} for n, r in definition["params"].items()],
+    }
 
 
 def _public(entity: dict[str, Any]) -> dict[str, Any]:

@@ -274,9 +274,10 @@ class OpenMetadataClient:
         return True
 
     def put_test_suite(self, table_fqn: str) -> None:
-        """The table's executable (basic) test suite, `<table FQN>.testSuite`."""
+        """The table's basic test suite, `<table FQN>.testSuite`, at the path 1.x and 2.x servers
+        both serve (2.x also serves `/basic`; `TestSuiteResource`)."""
         path = "/dataQuality/testSuites/executable"
-        body = {"name": f"{table_fqn}.testSuite", "executableEntityReference": table_fqn}
+        body = {"name": f"{table_fqn}.testSuite", "basicEntityReference": table_fqn}
         response = self._call("PUT", path, table_fqn, json=body)
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, table_fqn)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import sqlalchemy
 from sqlalchemy import case, func
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -296,7 +297,7 @@ class TableColumnNameToExist(ColumnsTest):
         return Outcome(
             "Success" if found else "Failed",
             f"Column {wanted} {'exists' if found else 'does not exist'} in the table",
-            [("columnNameExits", str(found))],  # OpenMetadata's spelling
+            [("columnNameExits", "1" if found else "0")],  # OpenMetadata's spelling and values
         )
 
 
@@ -315,31 +316,49 @@ class TableColumnToMatchSet(ColumnsTest):
         return Outcome(
             "Success" if ok else "Failed",
             f"Found columns {found} vs. the expected {wanted}{' (in order)' if ordered else ''}",
-            [("columnNames", ",".join(found))],
+            [("columnNames", "1" if ok else "0")],
         )
 
 
 @definition
 class TableCustomSQLQuery(Definition):
     """`strategy` ROWS: the query returns the failing rows; COUNT: it returns their count.
-    The test passes when that number is at most `threshold` (default 0)."""
+    The test passes when that number compares with `threshold` (default 0) by `operator`
+    (default `<=`): by default, when the query returns no row."""
 
     name = "tableCustomSQLQuery"
     column_level = False
     extra = "sql"
+
+    OPERATORS: ClassVar[dict[str, Callable[[float, float], bool]]] = {
+        "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+    }
 
     def plan(self, target: Target, params: Params, rows_counted: bool) -> None:
         params.text("sqlExpression")
         strategy = (params.text("strategy", required=False) or "ROWS").upper()
         if strategy not in ("ROWS", "COUNT"):
             raise BadParameter(f"strategy must be ROWS or COUNT, got {strategy!r}")
+        self.operator(params)
         params.number("threshold")
+
+    def operator(self, params: Params) -> str:
+        operator = params.text("operator", required=False) or "<="
+        if operator not in self.OPERATORS:
+            raise BadParameter(f"operator must be one of {' '.join(self.OPERATORS)}, got {operator!r}")
+        return operator
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
         found, threshold = values["sql"], params.number("threshold") or 0
+        operator = self.operator(params)
         return Outcome(
-            "Success" if found <= threshold else "Failed",
-            f"Found {found} row(s) vs. the threshold {_text(threshold)}",
+            "Success" if self.OPERATORS[operator](found, threshold) else "Failed",
+            f"Found {found} row(s); the test expects {operator} {_text(threshold)}",
             [("resultRowCount", found)],
         )
 
@@ -546,7 +565,7 @@ class ColumnValuesToBeUnique(Definition):
             "Success" if count == unique else "Failed",
             f"Found valuesCount={count} vs. uniqueCount={unique}. Both counts should be equal",
             [("valueCount", count), ("uniqueCount", unique)],
-            passed_rows=unique + int(values["rows"]) - count,
+            passed_rows=unique,  # of the non-null values, as OpenMetadata counts them
             failed_rows=count - unique,
         )
 
@@ -661,15 +680,17 @@ class ColumnValueLengthsToBeBetween(RowTest):
 
 @definition
 class ColumnValuesMissingCount(Definition):
-    """NULLs plus the values listed in `missingValueMatch` number exactly `missingCountValue`."""
+    """NULLs, empty strings and the values listed in `missingValueMatch` number exactly
+    `missingCountValue`."""
 
     name = "columnValuesMissingCount"
 
     def plan(self, target: Target, params: Params, rows_counted: bool) -> None:
         params.number("missingCountValue", required=True)
-        missing = target.col.is_(None)
+        text = sqlalchemy.cast(target.col, sqlalchemy.String)  # '' and the listed values, on any type
+        missing = target.col.is_(None) | (text == "")
         if params.has("missingValueMatch"):
-            missing = missing | target.col.in_(params.values("missingValueMatch"))
+            missing = missing | text.in_([str(v) for v in params.values("missingValueMatch")])
         target.count_where("missing", missing)
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
@@ -678,5 +699,5 @@ class ColumnValuesMissingCount(Definition):
         return Outcome(
             "Success" if found == expected else "Failed",
             f"Found missingCount={found} vs. the expected {_text(expected)}",
-            [("missingCount", found)],
+            [("nullCount", found)],  # OpenMetadata's name for it
         )

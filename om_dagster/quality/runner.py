@@ -40,9 +40,10 @@ def recipe_case(table_fqn: str, config: TestCaseConfig) -> tuple[Case, dict[str,
         "name": config.name,
         "testDefinition": config.testDefinitionName,
         "entityLink": link,
-        "parameterValues": [{"name": k, "value": v} for k, v in config.params().items()],
         "computePassedFailedRowCount": config.computePassedFailedRowCount,
     }
+    if config.params():  # sent only when given: the server refuses values for a definition without parameters
+        create["parameterValues"] = [{"name": k, "value": v} for k, v in config.params().items()]
     if config.description:
         create["description"] = config.description
     if config.displayName:
