@@ -337,3 +337,54 @@ def test_the_official_test_suite_example_runs_with_entity_links(tmp_path, catalo
     assert result.success
     [outcome] = standin.test_results(f"{table}.amount.amount_max")
     assert outcome["testCaseStatus"] == "Success"
+
+
+def test_the_seed_documents_tests_in_the_profiler_run_translated_with_a_warning(tmp_path, standin):
+    """0.10's `processor.config.test_suite` (table_tests, column_tests) in a Profiler recipe:
+    profiles, then the tests as cases named after their definitions, with a warning."""
+    from om_dagster.core.loader import load_recipe
+    from tests.catalog import profiler_recipe, sqlite_catalog
+    from tests.conftest import recipe_dict
+
+    db = sqlite_catalog(tmp_path / "shop.db")
+    table = "svc.main.main.sales"
+    old = profiler_recipe(db, standin.url)
+    old["processor"]["config"] = {
+        "test_suite": {
+            "name": "sales_suite",
+            "tests": [
+                {
+                    "table": table,
+                    "table_tests": [
+                        {"testCase": {"config": {"value": ROWS}, "tableTestType": "tableRowCountToEqual"}}
+                    ],
+                    "column_tests": [
+                        {
+                            "columnName": "id",
+                            "testCase": {
+                                "config": {"minValue": 0, "maxValue": 99},
+                                "columnTestType": "columnValuesToBeBetween",
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    }
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", recipe_dict(db, server_url=standin.url))
+    path = write_recipe(folder / "old.yaml", old)
+    [warning] = [w for w in load_recipe(path).warnings if "test_suite" in w]
+    assert "processor.config.test_suite: a field of older OpenMetadata releases" in warning
+    assert "orm-test-runner" in warning
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    result = defs.resolve_job_def("old").execute_in_process(raise_on_error=False)
+    assert result.success
+    assert standin.profiles(table)
+    assert standin.test_results(f"{table}.tableRowCountToEqual")[0]["testCaseStatus"] == "Success"
+    assert standin.test_results(f"{table}.id.id_columnValuesToBeBetween")[0]["testCaseStatus"] == "Failed"
+    # a rerun updates the same cases
+    assert defs.resolve_job_def("old").execute_in_process(raise_on_error=False).success
+    assert len(standin.test_results(f"{table}.tableRowCountToEqual")) == 2
+    assert len(standin.state.entities["dataQuality/testCases"]) == 2

@@ -151,9 +151,10 @@ class Processor(Step):
 
     role = "processor"
 
-    @abstractmethod
     def process(self, record: Record) -> Result | None:
-        """A record to pass on, a Failure, or None to filter it out."""
+        """A record to pass on, a Failure, or None to filter it out. (A processor that reads
+        several records at once overrides `run` instead.)"""
+        raise NotImplementedError(f"{type(self).__name__} overrides neither process nor run")
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:

@@ -204,7 +204,7 @@ def finish(
         metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
     if loaded.workflow_kind == "profiler":
         metadata |= profile_metadata(spool)
-    if loaded.workflow_kind == "test_suite":
+    if loaded.workflow_kind in ("profiler", "test_suite"):  # a profiler runs the seed documents' tests
         metadata |= results_metadata(spool)
     if outcome.fail_run:
         raise Failure(description=f"{loaded.path}: {outcome.reason}", metadata=metadata)

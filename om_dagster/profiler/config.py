@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from om_dagster.core.recipe import FilterPattern, Legacy, Model
+from om_dagster.quality.config import LegacyTestSuite
 
 METRICS = (
     "mean",
@@ -165,10 +166,19 @@ class OrmProfilerConfig(Model):
     """`processor.config` of `orm-profiler`."""
 
     unsupported = frozenset({"profiler", "testSuites"})
+    legacy = {
+        "test_suite": Legacy(
+            "0.10's tests in the profiler: today they are a TestSuite recipe's (source.type: TestSuite, "
+            "processor.type: orm-test-runner, processor.config.testCases); run here after each table's "
+            "profile",
+            convert=lambda value: {"legacyTestSuite": value},
+        )
+    }
 
     tableConfig: list[TableConfig] = Field(default_factory=list)
     profiler: Any = None
     testSuites: Any = None
+    legacyTestSuite: LegacyTestSuite | None = None  # `test_suite`, as read
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
 from om_dagster.profiler.source import ProfilerSource, parse_config
 from om_dagster.profiler.table import TableProfiler
+from om_dagster.quality.runner import recipe_case, run_on
 from om_dagster.sources.database import DatabaseSource
 
 CONFIG = "processor.config"
@@ -42,6 +43,8 @@ class OrmProfilerProcessor(Processor):
         self.engines: dict[str, Engine] = {}
         self.lock = threading.Lock()
         self.threads = self.source_config.threadCount or DEFAULT_THREADS
+        legacy = self.processor_config.legacyTestSuite
+        self.legacy_cases = legacy.cases() if legacy else {}
 
     @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
@@ -53,6 +56,11 @@ class OrmProfilerProcessor(Processor):
                 "source.sourceConfig.config.type: Profiler",
             )
         config = parse_model(OrmProfilerConfig, recipe.workflow.processor.config or {}, recipe.path, CONFIG)
+        if config.legacyTestSuite is not None:
+            try:
+                config.legacyTestSuite.cases()
+            except ValueError as err:
+                raise recipe.error(f"{CONFIG}.test_suite", str(err)) from None
         return field_warnings(recipe.path, config, CONFIG)
 
     def _engine(self, database: str) -> Engine:
@@ -63,48 +71,54 @@ class OrmProfilerProcessor(Processor):
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
         with ThreadPoolExecutor(self.threads, thread_name_prefix="profiler") as pool:
-            pending: deque[tuple[Record, Future[Result]]] = deque()
+            pending: deque[tuple[Record, Future[list[Result]]]] = deque()
             for record in records:
                 if record.kind != Kind.TABLE_ENTITY:
                     yield record
                     continue
-                pending.append((record, pool.submit(self.process, record)))
+                pending.append((record, pool.submit(self._table, record)))
                 while len(pending) >= 2 * self.threads:
                     yield from self._collect(*pending.popleft())
             while pending:
                 yield from self._collect(*pending.popleft())
 
-    def _collect(self, record: Record, future: "Future[Result]") -> Iterator[Record]:
-        result = future.result()
-        if isinstance(result, Failure):
-            self.status.failed(result.name, result.reason)
-            return
-        self.status.scanned()
-        yield result
+    def _collect(self, record: Record, future: "Future[list[Result]]") -> Iterator[Record]:
+        for result in future.result():
+            if isinstance(result, Failure):
+                self.status.failed(result.name, result.reason)
+                continue
+            self.status.scanned()
+            yield result
 
-    def process(self, record: Record) -> Result:
-        """One table's profile record, or its failure (run on the pool)."""
+    def _table(self, record: Record) -> list[Result]:
+        """One table's profile record, or its failure, then the results of the seed
+        documents' tests for it (run on the pool)."""
         table = record.body
-        settings = table_settings(
-            self.source_config, table.get("tableProfilerConfig"), self.tables.get(table["fqn"])
-        )
+        own = self.tables.get(table["fqn"])
+        settings = table_settings(self.source_config, table.get("tableProfilerConfig"), own)
+        tests = [recipe_case(table["fqn"], case) for case in self.legacy_cases.get(table["fqn"], [])]
+        tested: list[Result] = []
         try:
             engine = self._engine(table["database"])
             with engine.connect() as conn:
-                profiler = TableProfiler(conn, dialect_for(engine), settings)
-                result = profiler.profile(
-                    table["schema"], table["name"], table["columns"], int(time.time() * 1000)
+                dialect = dialect_for(engine)
+                now_ms = int(time.time() * 1000)
+                result = TableProfiler(conn, dialect, settings).profile(
+                    table["schema"], table["name"], table["columns"], now_ms
                 )
+                if tests:
+                    tested.append(run_on(conn, dialect, table, tests))
         except StatementTimeout as err:
-            return Failure(table["fqn"], f"profile not computed: {err}")
+            return [Failure(table["fqn"], f"profile not computed: {err}")]
         except (SQLAlchemyError, StepError) as err:
-            return Failure(table["fqn"], f"profile not computed: {_first_line(err)}")
+            return [Failure(table["fqn"], f"profile not computed: {_first_line(err)}")]
         for warning in result.warnings:
             self.status.warning(table["fqn"], warning)
-        return Record(
+        profile = Record(
             Kind.TABLE_PROFILE,
             {"id": table["id"], "fqn": table["fqn"], "statements": result.statements, "profile": result.body},
         )
+        return [profile, *tested]
 
     def close(self) -> None:
         for engine in self.engines.values():

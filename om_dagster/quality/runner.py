@@ -201,13 +201,20 @@ def run_table(
     try:
         engine = databases.engine(table)
         with engine.connect() as conn:
-            columns = [c["name"] for c in table["columns"]]
-            results, statements = run_cases(
-                conn, dialect_for(engine), table["schema"], table["name"], columns, [c for c, _ in chosen]
-            )
+            return run_on(conn, dialect_for(engine), table, chosen)
     except (SQLAlchemyError, StepError) as err:
         text = str(getattr(err, "orig", None) or err).strip().splitlines()
         return Failure(table["fqn"], f"tests not run: {text[0] if text else type(err).__name__}")
+
+
+def run_on(
+    conn: Any, dialect: Any, table: dict[str, Any], chosen: list[tuple[Case, dict[str, Any] | None]]
+) -> Record:
+    """The cases of a table on an open connection, as the record the sink sends."""
+    columns = [c["name"] for c in table["columns"]]
+    results, statements = run_cases(
+        conn, dialect, table["schema"], table["name"], columns, [c for c, _ in chosen]
+    )
     now = int(time.time() * 1000)
     creates = dict((case.name, create) for case, create in chosen)
     return Record(
