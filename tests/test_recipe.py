@@ -21,10 +21,11 @@ def test_every_official_example_loads_or_names_its_unsupported_type(path):
     require_shared()
     source = yaml.safe_load(path.read_text())["source"]
     source_type, pipeline = source["type"], source["sourceConfig"]["config"].get("type", "DatabaseMetadata")
-    if source_type in known("source") and pipeline in ("DatabaseMetadata", "Profiler"):
+    kinds = {"DatabaseMetadata": "metadata", "Profiler": "profiler", "TestSuite": "test_suite"}
+    if source_type in known("source") and pipeline in kinds:
         recipe = load_recipe(path)
         assert recipe.workflow.source.type == source_type
-        assert recipe.workflow_kind == {"DatabaseMetadata": "metadata", "Profiler": "profiler"}[pipeline]
+        assert recipe.workflow_kind == kinds[pipeline]
     elif source_type in known("source"):
         with pytest.raises(RecipeError) as err:
             load_recipe(path)
