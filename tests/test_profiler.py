@@ -66,6 +66,9 @@ def test_a_profile_has_the_numbers_computed_independently(profiled, catalog, sta
     [profile] = standin.profiles(f"{catalog.prefix}.sales")
     assert profile["tableProfile"]["rowCount"] == ROWS and profile["tableProfile"]["columnCount"] == 4
     assert "profileSample" not in profile["tableProfile"]  # no sample was taken
+    if catalog.server is not None:  # the catalog's size (and MariaDB's creation time)
+        assert profile["tableProfile"]["sizeInByte"] > 0
+        assert ("createDateTime" in profile["tableProfile"]) == catalog.prefix.startswith("my.")
     cols = columns(standin, catalog, "sales")
     data = rows()
     amounts = [float(a) for _, a, _, _ in data if a is not None]
@@ -115,10 +118,16 @@ def test_a_profile_has_the_numbers_computed_independently(profiled, catalog, sta
     )
 
 
-def test_a_percentage_sample_is_one_dataset_every_metric_reads(profiled, catalog, standin):
-    result = profiled(
-        {"profileSample": 50, "metrics": ["valuesCount", "uniqueCount", "distinctCount", "rowCount"]}
-    )
+SAMPLE_FORMS = {
+    "1.13": {"profileSample": 50},
+    "2.0": {"profileSampleConfig": {"sampleConfigType": "STATIC", "config": {"profileSample": 50}}},
+}
+
+
+@pytest.mark.parametrize("form", SAMPLE_FORMS)
+def test_a_percentage_sample_is_one_dataset_every_metric_reads(profiled, catalog, standin, form):
+    metrics = ["valuesCount", "uniqueCount", "distinctCount", "rowCount"]
+    result = profiled({**SAMPLE_FORMS[form], "metrics": metrics})
     assert result.success
     [profile] = standin.profiles(f"{catalog.prefix}.sales")
     table = profile["tableProfile"]
@@ -177,7 +186,8 @@ def test_a_source_without_a_query_engine_is_a_one_line_error(tmp_path):
 
 
 def test_statements_per_table_do_not_grow_with_its_columns(postgres):
-    """The fused aggregate, the distinct/unique pass: 2 statements, at 3 columns as at 60."""
+    """The table's size from the catalog, the fused aggregate, the distinct/unique pass:
+    3 statements, at 3 columns as at 60."""
     from om_dagster.profiler.config import ProfilerSourceConfig, table_settings
     from om_dagster.profiler.dialects import dialect_for
     from om_dagster.profiler.table import TableProfiler
@@ -201,7 +211,8 @@ def test_statements_per_table_do_not_grow_with_its_columns(postgres):
                 "public", f"w{width}", [{"name": n, "dataType": "INT"} for n in names], 0
             )
         queries = [q for q in sent if not q.startswith("SET ")]
-        assert result.statements == len(queries) == 2, queries
+        assert result.statements == len(queries) == 3, queries
+        assert result.body["tableProfile"]["sizeInByte"] > 0
         assert len(result.body["columnProfile"]) == width
         assert result.body["columnProfile"][-1]["median"] == 50.5
 

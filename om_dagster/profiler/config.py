@@ -64,12 +64,23 @@ class SampleConfig(Model):
 
 
 class ProfileSampleConfig(Model):
-    """`profileSampleConfig` (1.13.0 release, 2.0): the same settings, grouped."""
+    """`profileSampleConfig` (1.13.0's release, 2.0): `sampleConfigType` STATIC with its
+    `config` (the same settings, grouped), or DYNAMIC (the client's tiers by row count,
+    not supported yet: the whole table is read, with a warning)."""
 
-    config: SampleConfig | None = None
+    unsupported = frozenset({"sampleConfigType"})
+
+    sampleConfigType: Literal["STATIC", "DYNAMIC"] = "STATIC"
+    config: dict[str, Any] | None = None
     profileSample: float | None = Field(default=None, gt=0)
     profileSampleType: Literal["PERCENTAGE", "ROWS"] | None = None
     samplingMethodType: Literal["BERNOULLI", "SYSTEM"] | None = None
+
+    @model_validator(mode="after")
+    def _static_config(self) -> "ProfileSampleConfig":
+        if self.sampleConfigType == "STATIC" and self.config is not None:
+            SampleConfig.model_validate(self.config)
+        return self
 
 
 class ProfilerSourceConfig(Model):
@@ -117,8 +128,10 @@ class ProfilerSourceConfig(Model):
     def sample(self) -> SampleConfig:
         """The recipe's sampling, whichever way it is written (`profileSampleConfig` wins)."""
         grouped = self.profileSampleConfig
+        if grouped is not None and grouped.sampleConfigType == "DYNAMIC":
+            return SampleConfig(randomizedSample=self.randomizedSample)
         if grouped is not None and grouped.config is not None:
-            return grouped.config
+            return SampleConfig.model_validate(grouped.config)
         if grouped is not None and grouped.profileSample is not None:
             return SampleConfig(
                 profileSample=grouped.profileSample,

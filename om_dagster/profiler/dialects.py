@@ -66,6 +66,26 @@ class Dialect:
             .where(func.random() * 100 < literal_column(repr(percent)))
         )
 
+    #: the catalog query giving a table's size in bytes and creation time, by :schema and :table
+    facts_query: ClassVar[str | None] = None
+
+    def table_facts(self, conn: Connection, schema: str | None, table: str) -> dict[str, Any]:
+        """`sizeInByte` and `createDateTime` where the dialect's catalog tells (one query)."""
+        if self.facts_query is None:
+            return {}
+        try:
+            row = conn.execute(sqlalchemy.text(self.facts_query), {"schema": schema, "table": table}).first()
+        except sqlalchemy.exc.DBAPIError:
+            conn.rollback()  # a catalog the account may not read: the profile goes on without
+            return {}
+        if row is None:
+            return {}
+        size, created = row
+        facts: dict[str, Any] = {"sizeInByte": float(size)} if size is not None else {}
+        if created is not None and hasattr(created, "isoformat"):
+            facts["createDateTime"] = created.isoformat()
+        return facts
+
     def create_temp(self, conn: Connection, name: str, select: Any) -> None:
         compiled = select.compile(conn, compile_kwargs={"literal_binds": True})
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {self.quote(conn, name)} AS {compiled}")
@@ -91,6 +111,11 @@ class PostgresDialect(Dialect):
 
     name = "postgresql"
     inline_percentiles = True
+    facts_query = (
+        "SELECT pg_total_relation_size(c.oid), NULL FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = :schema AND c.relname = :table"
+    )
 
     def total(self, column: ColumnElement) -> ColumnElement:
         return func.sum(column)  # int and bigint sum to bigint and numeric: exact
@@ -122,6 +147,10 @@ class MysqlDialect(Dialect):
     """MySQL and MariaDB: quartiles by row position; the server's statement time limit."""
 
     name = "mysql"
+    facts_query = (
+        "SELECT DATA_LENGTH + INDEX_LENGTH, CREATE_TIME FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = :schema AND TABLE_NAME = :table"
+    )
 
     def random_order(self) -> ColumnElement:
         return func.rand()
@@ -203,6 +232,10 @@ class SnowflakeDialect(Dialect):
 
     name = "snowflake"
     inline_percentiles = True
+    facts_query = (
+        "SELECT BYTES, CREATED FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA ILIKE :schema AND TABLE_NAME ILIKE :table"
+    )
 
     def char_length(self, column: ColumnElement) -> ColumnElement:
         return func.length(column)

@@ -12,8 +12,11 @@ Statements per table, whatever its column count:
 4. where quartiles are not inline (MySQL/MariaDB, SQLite): one statement that reads the
    values at the quartiles' row positions, per numeric column, with `UNION ALL`.
 
-So PostgreSQL costs 2 statements per table (3 with a sample, plus the row count), SQLite
-and MySQL 3 (4). Nothing but aggregates leaves the database.
+With table metrics on, PostgreSQL, MySQL/MariaDB and Snowflake add one catalog query for
+the table's size (and creation time where the catalog keeps it). So PostgreSQL costs 3
+statements per table (5 with a sample: drawing it, and the whole table's row count),
+MySQL/MariaDB 4 (6), SQLite 3 (5), plus dropping the temporary table of a sample. Nothing
+but aggregates leaves the database.
 """
 
 import math
@@ -99,6 +102,10 @@ class TableProfiler:
         plans = plan_columns(columns, self.settings) if self.settings.column_metrics else []
         names = [c["name"] for c in columns]
         whole = sqlalchemy.table(table, *(sqlalchemy.column(n) for n in names), schema=schema)
+        facts = {}
+        if self.settings.table_metrics and self.dialect.facts_query:
+            facts = self.dialect.table_facts(self.conn, schema, table)
+            self.statements += 1
         sample = self.settings.sample
         sampled = sample.profileSample is not None
         source = whole
@@ -114,6 +121,7 @@ class TableProfiler:
         if self.settings.table_metrics:
             profile["columnCount"] = len(columns)
             profile["rowCount"] = counts["rows"] if source is whole else self._row_count(whole)
+            profile |= facts
         column_profiles = self._columns(source, plans, counts, now_ms)
         if source is not whole:
             self.dialect.drop_temp(self.conn, SAMPLE_TABLE)
