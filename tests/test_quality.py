@@ -388,3 +388,41 @@ def test_the_seed_documents_tests_in_the_profiler_run_translated_with_a_warning(
     assert defs.resolve_job_def("old").execute_in_process(raise_on_error=False).success
     assert len(standin.test_results(f"{table}.tableRowCountToEqual")) == 2
     assert len(standin.state.entities["dataQuality/testCases"]) == 2
+
+
+def test_rows_inserted_in_a_range_are_counted_from_the_column(tmp_path, standin):
+    import datetime as dt
+
+    import sqlalchemy
+
+    from tests.conftest import make_sqlite, recipe_dict
+
+    now = dt.datetime.now()
+    stamps = [now - dt.timedelta(hours=h) for h in (1, 2, 3)] + [
+        now - dt.timedelta(days=d) for d in (3, 4, 5, 6, 7)
+    ]
+    db = make_sqlite(tmp_path / "events.db", "CREATE TABLE events (id INTEGER, at TIMESTAMP)")
+    engine = sqlalchemy.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(
+            sqlalchemy.text("INSERT INTO events VALUES (:i, :at)"),
+            [{"i": i, "at": at.isoformat(sep=" ")} for i, at in enumerate(stamps)],
+        )
+    engine.dispose()
+    table = "svc.main.main.events"
+    since = {"columnName": "at", "rangeType": "DAY", "rangeInterval": "1"}
+    cases = [
+        {
+            "name": name,
+            "testDefinitionName": "tableRowInsertedCountToBeBetween",
+            "parameterValues": [{"name": k, "value": v} for k, v in (since | bounds).items()],
+        }
+        for name, bounds in (("recent", {"min": "2", "max": "4"}), ("too_few", {"min": "5"}))
+    ]
+    catalog = Catalog(recipe_dict(db, server_url=standin.url), "svc.main.main")
+    recipe = suite_recipe(catalog, cases)
+    recipe["source"]["sourceConfig"]["config"]["entityFullyQualifiedName"] = table
+    run_suite(tmp_path, catalog, recipe)
+    recent, too_few = (standin.test_results(f"{table}.{n}")[0] for n in ("recent", "too_few"))
+    assert (recent["testCaseStatus"], too_few["testCaseStatus"]) == ("Success", "Failed")
+    assert {v["name"]: v["value"] for v in recent["testResultValue"]} == {"rowCount": "3"}
