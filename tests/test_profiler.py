@@ -1,5 +1,6 @@
 """The profiler: profiles equal to values computed here, independently, from the same rows."""
 
+import math
 import statistics
 import time
 
@@ -283,3 +284,21 @@ def test_the_official_profiler_example_runs_with_only_host_and_credentials_chang
     finally:
         with mysql.engine.connect() as conn:
             conn.execute(sqlalchemy.text(f"DROP DATABASE {schema}"))
+
+
+def test_a_histogram_on_request_counts_every_value_into_openmetadata_bins(profiled, catalog, standin):
+    assert profiled({"metrics": ["valuesCount", "histogram"]}).success
+    amount = columns(standin, catalog, "sales")["amount"]
+    values = [float(a) for _, a, _, _ in rows() if a is not None]
+    iqr = quartile(values, 0.75) - quartile(values, 0.25)
+    width = 2 * iqr * len(values) ** (-1 / 3)  # Freedman-Diaconis, as OpenMetadata bins
+    count = math.ceil((max(values) - min(values)) / width)
+    expected = [0] * count
+    for v in values:
+        expected[min(int((v - min(values)) // width), count - 1)] += 1
+    histogram = amount["histogram"]
+    assert histogram["frequencies"] == expected and sum(histogram["frequencies"]) == len(values)
+    assert histogram["boundaries"][0] == f"{min(values):.3f} to {min(values) + width:.3f}"
+    assert histogram["boundaries"][-1].endswith(" and up")
+    assert set(amount) == {"name", "timestamp", "valuesCount", "nullCount", "histogram"}
+    assert "histogram" not in columns(standin, catalog, "sales")["name"]  # numbers only

@@ -39,7 +39,9 @@ METRICS = (
 # Also computed when the recipe lists no `metrics` (the list above is the schema's default
 # for the field; OpenMetadata's profiler computes these too), named as `metricType` does.
 OPTIONAL_METRICS = ("duplicateCount", "minLength", "maxLength")
-KNOWN_METRICS = frozenset(METRICS + OPTIONAL_METRICS)
+# Only when listed in `metrics` (as in OpenMetadata: a statement more per table).
+ON_REQUEST = ("histogram",)
+KNOWN_METRICS = frozenset(METRICS + OPTIONAL_METRICS + ON_REQUEST)
 
 
 def _fqn_filter(value: Any) -> dict[str, Any]:
@@ -213,7 +215,7 @@ def table_settings(
     source: ProfilerSourceConfig, entity_config: dict[str, Any] | None, table: TableConfig | None
 ) -> TableSettings:
     sample = source.sample()
-    metrics = frozenset(source.metrics or KNOWN_METRICS)
+    metrics = frozenset(source.metrics or METRICS + OPTIONAL_METRICS)
     table_metrics, column_metrics = source.computeTableMetrics, source.computeColumnMetrics
     query: str | None = None
     exclude: set[str] = set()

@@ -58,6 +58,9 @@ class Dialect:
         the Python function SQLAlchemy registers)."""
         return column.regexp_match(pattern)
 
+    def floor(self, value: ColumnElement) -> ColumnElement:
+        return func.floor(value)
+
     def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
         """`SELECT *` of about `percent` % of the rows."""
         return (
@@ -189,6 +192,9 @@ class SqliteDialect(Dialect):
 
     def char_length(self, column: ColumnElement) -> ColumnElement:
         return func.length(column)  # characters for text
+
+    def floor(self, value: ColumnElement) -> ColumnElement:
+        return sqlalchemy.cast(value, sqlalchemy.Integer)  # floor() needs the math extension; value >= 0
 
     def total(self, column: ColumnElement) -> ColumnElement:
         return func.total(column)

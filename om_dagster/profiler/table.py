@@ -220,7 +220,7 @@ class TableProfiler:
     @staticmethod
     def _wants_quartiles(plan: ColumnPlan) -> bool:
         return plan.wants(
-            "median", "firstQuartile", "thirdQuartile", "interQuartileRange", "nonParametricSkew"
+            "median", "firstQuartile", "thirdQuartile", "interQuartileRange", "nonParametricSkew", "histogram"
         )
 
     def _distinct(self, source: Any, plans: list[ColumnPlan]) -> dict[int, tuple[int, int]]:
@@ -270,7 +270,7 @@ class TableProfiler:
             col = source.c[plan.name]
             ranked = (
                 sqlalchemy.select(
-                    sqlalchemy.cast(col, sqlalchemy.Float).label("v"),
+                    sqlalchemy.cast(col, sqlalchemy.Double).label("v"),
                     func.row_number().over(order_by=col).label("rn"),
                 )
                 .select_from(source)
@@ -307,6 +307,7 @@ class TableProfiler:
             quartiles = self._optional("quartiles", self._quartiles, source, plans, counts) or {}
         rows = counts["rows"]
         out = []
+        wanted: list[tuple[ColumnPlan, dict[str, Any]]] = []  # columns asking for a histogram
         for plan in plans:
             got = {
                 key[1]: value
@@ -346,6 +347,48 @@ class TableProfiler:
                 }
             kept = {k: v for k, v in metrics.items() if _reported(k, plan) and _finite(v)}
             out.append({"name": plan.name, "timestamp": now_ms, **kept})
+            if "histogram" in plan.metrics:
+                wanted.append((plan, metrics))
+        histograms = self._optional("histograms", self._histograms, source, wanted) or {}
+        for plan, profile in zip(plans, out, strict=True):
+            if plan.index in histograms:
+                profile["histogram"] = histograms[plan.index]
+        return out
+
+    def _histograms(self, source: Any, wanted: list[tuple[ColumnPlan, dict[str, Any]]]) -> dict[int, Any]:
+        """One statement: each numeric column's values counted into OpenMetadata's bins."""
+        parts, shapes = [], {}
+        for plan, metrics in wanted:
+            low, high, n = metrics.get("min"), metrics.get("max"), metrics.get("valuesCount") or 0
+            if not plan.numeric or low is None or high is None or n == 0:
+                continue
+            count, width = bins(n, float(low), float(high), metrics.get("interQuartileRange"))
+            shapes[plan.index] = (float(low), width, count)
+            col = source.c[plan.name]
+            offset = (sqlalchemy.cast(col, sqlalchemy.Double) - float(low)) / width
+            bucket = case(
+                (col >= float(low) + (count - 1) * width, count - 1), else_=self.dialect.floor(offset)
+            )
+            parts.append(
+                sqlalchemy.select(literal_column(str(plan.index)).label("i"), bucket.label("b"), func.count())
+                .select_from(source)
+                .where(col.is_not(None))
+                .group_by(bucket)
+            )
+        if not parts:
+            return {}
+        found: dict[int, dict[int, int]] = {}
+        statement = parts[0] if len(parts) == 1 else sqlalchemy.union_all(*parts)
+        for i, b, n in self._run(statement):
+            found.setdefault(int(i), {})[int(b)] = int(n)
+        out = {}
+        for index, (low, width, count) in shapes.items():
+            edges = [low + k * width for k in range(count)]
+            labels = [f"{a:.3f} to {a + width:.3f}" for a in edges[:-1]] + [f"{edges[-1]:.3f} and up"]
+            out[index] = {
+                "boundaries": labels,
+                "frequencies": [found.get(index, {}).get(k, 0) for k in range(count)],
+            }
         return out
 
     def _optional(self, what: str, compute: Any, *args: Any) -> Any:
@@ -364,6 +407,21 @@ def _reported(metric: str, plan: ColumnPlan) -> bool:
 
 def _finite(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def bins(n: int, low: float, high: float, iqr: float | None) -> tuple[int, float]:
+    """OpenMetadata's histogram bins: Freedman-Diaconis width (1 when the IQR is 0), else
+    Sturges when there would be more than 100 or no IQR; at most 100; the last is open."""
+    span = high - low
+    if span <= 0:
+        return 1, 1.0
+    width = 2 * iqr * n ** (-1 / 3) if iqr else 1.0
+    count = math.ceil(span / width)
+    if iqr is None or count > 100:
+        count = math.ceil(math.log2(n) + 1)
+        width = span / count
+    count = max(1, min(count, 100))
+    return count, width
 
 
 def around(q: float, n: int) -> tuple[int, int]:

@@ -158,7 +158,7 @@ def medians(conn: Connection, relation: Any, targets: list[Target], values: dict
         counts[n] = count
         ranked = (
             sqlalchemy.select(
-                sqlalchemy.cast(target.col, sqlalchemy.Float).label("v"),
+                sqlalchemy.cast(target.col, sqlalchemy.Double).label("v"),
                 func.row_number().over(order_by=target.col).label("rn"),
             )
             .select_from(relation)
