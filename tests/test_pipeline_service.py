@@ -49,6 +49,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+QUALITY_TESTS = {
+    "source": {
+        "type": "TestSuite",
+        "serviceName": "quality",
+        "sourceConfig": {"config": {"type": "TestSuite", "entityFullyQualifiedName": "quality.main.main.a"}},
+    },
+    "processor": {
+        "type": "orm-test-runner",
+        "config": {
+            "testCases": [
+                {
+                    "name": "a is empty",
+                    "testDefinitionName": "tableRowCountToEqual",
+                    "parameterValues": [{"name": "value", "value": "0"}],
+                },
+                {
+                    "name": "a has rows",
+                    "testDefinitionName": "tableRowCountToBeBetween",
+                    "parameterValues": [{"name": "minValue", "value": "1"}],
+                },
+            ]
+        },
+    },
+    "sink": {"type": "metadata-rest", "config": {}},
+}
+CHECKS = """
+query Checks($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetChecksOrError {
+      ... on AssetChecks {
+        checks { name executionForLatestMaterialization { status evaluation { success } } }
+      }
+    }
+  }
+}"""
 KILLED = {"killed": "in_sink", "killed_early": "in_source"}  # pipeline: its recipe (job)
 
 
@@ -87,6 +122,17 @@ def live(tmp_path_factory, victim):
         killed = recipe_dict(victim_db, service="victim", server_url=victim_server.url)
         killed["ingestionPipelineFQN"] = f"svc.{pipeline}"
         write_recipe(folder / f"{job}.yaml", killed)
+    # the service's profile and a test suite of its table `a` (empty: one case passes, one fails)
+    profiler = recipe_dict(db, service="quality", server_url=standin.url)
+    write_recipe(folder / "quality.yaml", profiler)
+    profiler["source"]["sourceConfig"]["config"] = {"type": "Profiler"}
+    profiler["processor"] = {"type": "orm-profiler", "config": {}}
+    write_recipe(folder / "quality_profiler.yaml", profiler)
+    write_recipe(
+        folder / "quality_tests.yaml",
+        QUALITY_TESTS
+        | {"workflowConfig": {"openMetadataServerConfig": {"hostPort": standin.url}, "raiseOnError": False}},
+    )
     # an upstream recipe, and one after it whose sidecar asks to run when it materializes
     write_recipe(folder / "upstream.yaml", file_recipe(db, "up", tmp / "up.jsonl"))
     write_recipe(folder / "downstream.yaml", file_recipe(db, "down", tmp / "down.jsonl"))
@@ -288,3 +334,36 @@ def test_a_run_killed_in_its_sink_ends_failed_in_dagster_and_openmetadata(live, 
     """Held in the sink, on its first list of the tables the server holds."""
     before = kill_mid_step(live, victim, "in_sink", "/api/v1/tables")
     assert [s["pipelineState"] for s in before] == ["running"]
+
+
+def test_graphql_shows_the_profile_as_metadata_and_each_test_case_as_a_check(live):
+    """What the UI reads: the profiler asset's materialization carries the tables' shape,
+    and each test case of the suite is an asset check that passed or failed as it should."""
+    client, _, env = live
+    dagster = str(Path(sys.executable).parent / "dagster")
+    for job in ("quality", "quality_profiler", "quality_tests"):
+        done = subprocess.run(
+            [dagster, "job", "execute", "-m", "om_dagster", "-j", job],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "RUN_SUCCESS" in done.stderr, done.stderr[-2000:]
+    profile = client._query(ASSET, {"key": {"path": ["openmetadata", "quality", "profiler"]}})
+    [materialization] = profile["assetOrError"]["assetMaterializations"]
+    entries = {e["label"]: e for e in materialization["metadataEntries"]}
+    assert entries["tables profiled"]["intValue"] == 2
+    [node] = client._query(CHECKS, {"keys": [{"path": ["openmetadata", "quality", "test_suite"]}]})[
+        "assetNodes"
+    ]
+    checks = {
+        c["name"]: c["executionForLatestMaterialization"]
+        for c in node["assetChecksOrError"]["checks"]
+        if c["name"] != "ingestion_failures"
+    }
+    assert {name: (e["status"], e["evaluation"]["success"]) for name, e in checks.items()} == {
+        "a_is_empty": ("SUCCEEDED", True),
+        "a_has_rows": ("FAILED", False),
+    }
