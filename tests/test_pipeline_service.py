@@ -244,6 +244,12 @@ def test_kill_terminates_a_running_run_and_openmetadata_hears_it(live):
     wait_for(client, "svc.slow", run_id, {"running"})
     assert client.kill("svc.slow")["message"] == "svc.slow: 1 run(s) terminated"
     assert wait_for(client, "svc.slow", run_id, {"stopped", "failed"}) == "stopped"
+    # told by the run itself, or (a run killed before it could say so) by the stopped-runs
+    # sensor on its next tick: wait for OpenMetadata to hear it, not a fixed time
+    deadline = time.monotonic() + 120
+    while standin.status_history("svc.slow")[-1]["pipelineState"] == "running":
+        assert time.monotonic() < deadline, "OpenMetadata never heard that the run stopped"
+        time.sleep(0.5)
     assert [s["pipelineState"] for s in standin.status_history("svc.slow")] == ["running", "stopped"]
     with pytest.raises(PipelineServiceError, match="no queued or running run to kill"):
         client.kill("svc.slow")
