@@ -761,6 +761,8 @@ class StandIn:
             return self.put_test_case(body)
         if rest == "testCases" and method == "GET":
             return 200, self.list_test_cases(query)
+        if rest.startswith("testCases/") and rest.endswith("/failedRowsSample") and method == "PUT":
+            return 200, self.put_failed_rows(rest[len("testCases/") : -len("/failedRowsSample")], body)
         if rest.startswith("testCases/testCaseResults/") and method == "POST":
             return 201, self.add_test_result(unquote(rest[len("testCases/testCaseResults/") :]), body)
         if rest.startswith("testDefinitions/") and method == "GET":
@@ -876,6 +878,33 @@ class StandIn:
             "testCaseFQN": fqn,
             "incidentId": str(uuid.uuid4()) if failed else None,
         }
+
+    def put_failed_rows(self, case_id: str, body: Any) -> dict[str, Any]:
+        """`PUT /testCases/{id}/failedRowsSample` (`TestCaseResource.addFailedRowsData`): a
+        `tableData` for a case that exists (404); its columns must be the table's (400)."""
+        self._check_body("entity/data/table.json#/definitions/tableData", body)
+        with self.state.lock:
+            case = next(
+                (
+                    c
+                    for c in self.state.entities.get("dataQuality/testCases", {}).values()
+                    if c["id"] == case_id
+                ),
+                None,
+            )
+            if case is None:
+                raise ApiError(404, f"testCase instance for {case_id} not found")
+            table_fqn = re.match(r"^<#E::table::(.+?)(?:::columns::[^:>]+)?>$", case["entityLink"]).group(1)
+            names = {c["name"] for c in self._table(table_fqn).get("columns", [])}
+            for column in body.get("columns", []):
+                if column not in names:
+                    raise ApiError(400, f"Invalid column name {column}")
+            case["_failedRowsSample"] = copy.deepcopy(body)
+            return _public(case)
+
+    def failed_rows(self, fqn: str) -> dict[str, Any] | None:
+        with self.state.lock:
+            return copy.deepcopy(self.state.entities["dataQuality/testCases"][fqn].get("_failedRowsSample"))
 
     def test_results(self, fqn: str) -> list[dict[str, Any]]:
         """Every result a test case was sent, in order (what tests read)."""

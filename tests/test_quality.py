@@ -272,6 +272,12 @@ def test_every_definition_passes_fails_and_aborts_as_computed_here(tmp_path, cat
     assert (between["passedRows"], between["failedRows"]) == (101, ROWS - 101)
     nulls = got[f"{table}.amount.amount_columnValuesToBeNotNull_0"]
     assert nulls["failedRows"] == ROWS - len(AMOUNTS)
+    # a failed case that counts its rows sends some of them; a passing one none
+    sample = standin.failed_rows(f"{table}.amount.amount_columnValuesToBeNotNull_0")
+    assert sample["columns"] == ["id", "amount", "name", "unset"]
+    assert sample["rows"] and all(row[1] is None for row in sample["rows"])
+    assert {row[0] for row in sample["rows"]} <= {i for i, a, _, _ in DATA if a is None}
+    assert standin.failed_rows(f"{table}.id.id_columnValuesToBeNotNull_0") is None
     assert {v["name"]: v["value"] for v in nulls["testResultValue"]} == {
         "nullCount": str(ROWS - len(AMOUNTS))
     }

@@ -282,11 +282,20 @@ class OpenMetadataClient:
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, table_fqn)
 
-    def put_test_case(self, body: dict[str, Any]) -> None:
+    def put_test_case(self, body: dict[str, Any]) -> str:
+        """Create or update a test case; its id."""
         path = "/dataQuality/testCases"
         response = self._call("PUT", path, str(body.get("name")), json=body)
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, str(body.get("name")))
+        return str(response.json()["id"])
+
+    def put_failed_rows(self, case_id: str, case_fqn: str, sample: dict[str, Any]) -> None:
+        """`PUT /dataQuality/testCases/{id}/failedRowsSample` (`table.json#/definitions/tableData`)."""
+        path = f"/dataQuality/testCases/{case_id}/failedRowsSample"
+        response = self._call("PUT", path, case_fqn, json=sample)
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", path, case_fqn)
 
     def add_test_result(self, case_fqn: str, result: dict[str, Any]) -> None:
         path = f"/dataQuality/testCases/testCaseResults/{url_quote(case_fqn)}"

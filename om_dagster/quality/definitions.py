@@ -37,6 +37,8 @@ class Outcome:
     failed_rows: int | None = None
     min_bound: float | None = None
     max_bound: float | None = None
+    #: some failing rows (`table.json#/definitions/tableData`), when the case counts rows and failed
+    sample: dict[str, Any] | None = None
 
     def body(self, timestamp: int) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -493,11 +495,14 @@ class ColumnValueMedianToBeBetween(Definition):
 class RowTest(Definition):
     """A condition every row's value must meet: failed rows are those that do not."""
 
+    condition: ColumnElement | None = None  # the failing rows' condition, once planned
+
     def failing(self, target: Target, params: Params) -> ColumnElement:
         raise NotImplementedError
 
     def plan(self, target: Target, params: Params, rows_counted: bool) -> None:
-        target.count_where(f"{self.name}:failed", self.failing(target, params))
+        self.condition = self.failing(target, params)
+        target.count_where(f"{self.name}:failed", self.condition)
         target.scan.add(target.key("valuesCount"), func.count(target.col))
 
     def rows(self, target: Target, values: dict[str, Any]) -> dict[str, int]:

@@ -181,6 +181,7 @@ class TestRunnerProcessor(Processor):
                     c["column"],
                     c["params"],
                     c["computePassedFailedRowCount"],
+                    c["id"],
                 ),
                 None,
             )
@@ -229,8 +230,10 @@ def run_on(
                     "fqn": case.fqn,
                     "definition": case.definition,
                     "column": case.column,
+                    "id": case.id,
                     "create": creates[case.name],
                     "result": outcome.body(now),
+                    "failedRowsSample": outcome.sample,
                 }
                 for case, outcome in results
             ],

@@ -42,6 +42,7 @@ def server_case(case: dict[str, Any]) -> dict[str, Any]:
     match = ENTITY_LINK.match(case.get("entityLink", ""))
     definition = case.get("testDefinition") or {}
     return {
+        "id": case["id"],
         "name": case["name"],
         "fqn": case["fullyQualifiedName"],
         "definition": definition.get("name") or definition.get("fullyQualifiedName"),

@@ -4,7 +4,8 @@ Statements per table: one fused scan (the row count and every aggregate and filt
 count the cases need, each computed once); plus, only when a case needs it, one
 GROUP BY pass for the unique tests of all columns (`UNION ALL`), one statement for the
 medians where the dialect has no inline `percentile_cont` (MySQL/MariaDB, SQLite), one
-catalog read for the column-name tests, and each custom SQL query. A case whose
+catalog read for the column-name tests, each custom SQL query, and for a failed case that
+counts its rows one bounded query for some failing rows (`failedRowsSample`). A case whose
 parameters cannot run is `Aborted` with the reason; the others still run.
 """
 
@@ -23,6 +24,7 @@ from om_dagster.quality.definitions import (
     Definition,
     Outcome,
     Params,
+    RowTest,
     Scan,
     Target,
 )
@@ -38,6 +40,7 @@ class Case:
     column: str | None
     params: dict[str, str]
     compute_rows: bool = False
+    id: str | None = None  # the server's, for a case it already holds
 
 
 @dataclass
@@ -102,6 +105,13 @@ def run_cases(
             outcome = Outcome("Aborted", f"{p.case.definition}: the database refused it: {_first_line(err)}")
         if not p.case.compute_rows:
             outcome.passed_rows = outcome.failed_rows = None
+        elif (
+            outcome.status == "Failed"
+            and isinstance(p.definition, RowTest)
+            and p.definition.condition is not None
+        ):
+            outcome.sample = failed_rows(conn, relation, columns, p.definition.condition)
+            statements += 1
         outcomes[i] = outcome
     return [(item, outcomes[i]) for i, item in enumerate(cases)], statements
 
@@ -122,6 +132,20 @@ def plan(item: Case, relation: Any, dialect: Dialect, scan: Scan) -> Planned:
     params = Params(item.params)
     definition.plan(target, params, rows_counted=item.compute_rows)
     return Planned(item, definition, target, params)
+
+
+SAMPLE_ROWS = 50  # failing rows sent with a failed case that counts its rows
+
+
+def failed_rows(conn: Connection, relation: Any, columns: list[str], condition: Any) -> dict[str, Any]:
+    """Some rows that fail a case, as OpenMetadata's `tableData`: only on failure, bounded."""
+    found = conn.execute(sqlalchemy.select(*relation.c).where(condition).limit(SAMPLE_ROWS)).all()
+    return {"columns": columns, "rows": [[_cell(v) for v in row] for row in found]}
+
+
+def _cell(value: Any) -> Any:
+    value = json_value(value)
+    return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
 def unique_counts(conn: Connection, relation: Any, targets: list[Target], values: dict[str, Any]) -> int:

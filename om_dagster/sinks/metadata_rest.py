@@ -177,8 +177,7 @@ class MetadataRestSink(Sink):
             return
         for case in body["cases"]:
             try:
-                if case["create"] is not None:
-                    self.client.put_test_case(case["create"])
+                case_id = self.client.put_test_case(case["create"]) if case["create"] else case["id"]
                 self.client.add_test_result(case["fqn"], case["result"])
                 self.status.scanned()
                 self.server_errors = 0
@@ -187,6 +186,14 @@ class MetadataRestSink(Sink):
             except OpenMetadataError as err:
                 self.status.failed(case["fqn"], str(err))
                 self._server_error(err)
+                continue
+            if case.get("failedRowsSample") and case_id:
+                try:  # the rows are an illustration: a refusal is a warning, the result stands
+                    self.client.put_failed_rows(case_id, case["fqn"], case["failedRowsSample"])
+                except AuthError:
+                    raise
+                except OpenMetadataError as err:
+                    self.status.warning(case["fqn"], f"its failed rows sample was refused: {err}")
 
     def _load_schema(self, schema_fqn: str) -> None:
         """What the server holds under this schema, to skip unchanged tables.
