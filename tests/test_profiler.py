@@ -12,6 +12,7 @@ from om_dagster.core.recipe import RecipeError
 from om_dagster.location.definitions import build_definitions
 from tests.catalog import ROWS, Catalog, profiler_recipe, quartile, rows, sqlite_catalog
 from tests.conftest import EXAMPLES, recipe_dict, require_shared, write_recipe
+from tests.test_postgres import recipe as postgres_recipe
 
 
 @pytest.fixture
@@ -302,3 +303,40 @@ def test_a_histogram_on_request_counts_every_value_into_openmetadata_bins(profil
     assert histogram["boundaries"][-1].endswith(" and up")
     assert set(amount) == {"name", "timestamp", "valuesCount", "nullCount", "histogram"}
     assert "histogram" not in columns(standin, catalog, "sales")["name"]  # numbers only
+
+
+def test_a_column_over_its_share_of_the_budget_loses_its_metrics_not_the_table(tmp_path, postgres, standin):
+    """A view whose column `s` takes 0.1 s a row: the fused scan outlives half of the 2 s
+    budget, then `id` is profiled alone and `s`, over its share, is left out with a warning."""
+    with postgres.engine.begin() as conn:
+        for statement in (
+            "CREATE TABLE base (id INTEGER)",
+            "INSERT INTO base SELECT g FROM generate_series(1, 40) g",
+            "CREATE FUNCTION paced(x INTEGER) RETURNS INTEGER LANGUAGE plpgsql STABLE AS "
+            "'BEGIN PERFORM pg_sleep(0.1); RETURN x; END'",
+            "CREATE VIEW slow AS SELECT id, paced(id) AS s FROM base",
+        ):
+            conn.execute(sqlalchemy.text(statement))
+    catalog = Catalog(postgres_recipe(postgres, standin), f"pg.{postgres.database}.public", postgres)
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", catalog.recipe)
+    only_the_view = {
+        "includeViews": True,
+        "tableFilterPattern": {"includes": ["^slow$"]},
+        "timeoutSeconds": 2,
+    }
+    write_recipe(folder / "shop_profiler.yaml", catalog.profiler_recipe(only_the_view))
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    result = defs.resolve_job_def("shop_profiler").execute_in_process()
+    assert result.success
+    [profile] = standin.profiles(f"{catalog.prefix}.slow")
+    assert profile["tableProfile"]["rowCount"] == 40
+    assert [c["name"] for c in profile["columnProfile"]] == ["id"]
+    assert profile["columnProfile"][0]["median"] == 20.5
+    [metadata] = [
+        e.event_specific_data.materialization.metadata
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert metadata["processor:orm-profiler warnings"].value == 1

@@ -117,7 +117,7 @@ class TableProfiler:
             profile["profileSampleType"] = sample.profileSampleType
             if sample.samplingMethodType:
                 profile["samplingMethodType"] = sample.samplingMethodType
-        counts = self._aggregate(source, plans)
+        counts, plans = self._aggregate(source, plans)
         if self.settings.table_metrics:
             profile["columnCount"] = len(columns)
             profile["rowCount"] = counts["rows"] if source is whole else self._row_count(whole)
@@ -136,14 +136,15 @@ class TableProfiler:
 
     # --- statements ---------------------------------------------------------------------
 
-    def _run(self, statement: Any) -> list[Any]:
-        """Run a statement (or a function issuing one) within what is left of the budget."""
+    def _run(self, statement: Any, limit: float | None = None) -> list[Any]:
+        """Run a statement (or a function issuing one) within what is left of the budget, or
+        within `limit` seconds of it."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise StatementTimeout(f"no time left of its {self.settings.timeout:g} s budget")
         self.statements += 1
         try:
-            with self.dialect.timeout(self.conn, remaining):
+            with self.dialect.timeout(self.conn, min(remaining, limit or remaining)):
                 if callable(statement):
                     statement()
                     return []
@@ -181,41 +182,73 @@ class TableProfiler:
         [(rows,)] = self._run(sqlalchemy.select(func.count()).select_from(whole))
         return int(rows)
 
-    def _aggregate(self, source: Any, plans: list[ColumnPlan]) -> dict[str, Any]:
-        """Statement 2: everything one scan can tell."""
-        exprs: list[Any] = [func.count().label("rows")]
-        slots: dict[tuple[int, str], int] = {}
+    def _aggregate(self, source: Any, plans: list[ColumnPlan]) -> tuple[dict[Any, Any], list[ColumnPlan]]:
+        """Statement 2: everything one scan can tell, and the columns it could tell it of.
 
-        def add(plan: ColumnPlan, metric: str, expr: Any) -> None:
-            slots[(plan.index, metric)] = len(exprs)
-            exprs.append(expr)
+        With several columns the fused scan gets half the budget; past it, each column is
+        scanned alone within its share of the rest, and a column over its share loses its
+        metrics (a warning), not the table.
+        """
+        exprs = {plan.index: self._column_exprs(source, plan) for plan in plans}
+        fused = [(key, expr) for plan in plans for key, expr in exprs[plan.index]]
+        limit = (self.deadline - time.monotonic()) / 2 if len(plans) > 1 else None
+        try:
+            return self._scan(source, fused, rows=True, limit=limit), plans
+        except StatementTimeout:
+            if limit is None:
+                raise
+        [(rows,)] = self._run(sqlalchemy.select(func.count()).select_from(source))
+        values: dict[Any, Any] = {"rows": int(rows)}
+        kept = []
+        for n, plan in enumerate(plans):
+            share = (self.deadline - time.monotonic()) / (len(plans) - n + 1)  # a share kept for the rest
+            try:
+                values |= self._scan(source, exprs[plan.index], rows=False, limit=share)
+                kept.append(plan)
+            except StatementTimeout:
+                self.warnings.append(
+                    f"column {plan.name}: no metrics, its scan outlived its {share:.1f} s share"
+                )
+        return values, kept
 
-        for plan in plans:
-            col = source.c[plan.name]
-            add(plan, "valuesCount", func.count(col))
-            if plan.numeric or plan.data_type in TEMPORAL:
-                if plan.wants("min", "histogram"):
-                    add(plan, "min", func.min(col))
-                if plan.wants("max", "histogram"):
-                    add(plan, "max", func.max(col))
-            if plan.numeric:
-                if plan.wants("mean", "nonParametricSkew"):
-                    add(plan, "mean", func.avg(col))
-                if plan.wants("sum"):
-                    add(plan, "sum", self.dialect.total(col))
-                if plan.wants("stddev", "nonParametricSkew"):
-                    for i, expr in enumerate(self.dialect.stddev(col)):
-                        add(plan, f"stddev{i}", expr)
-                if self.dialect.inline_percentiles and self._wants_quartiles(plan):
-                    for q, expr in zip(QUARTILES, self.dialect.percentiles(col), strict=True):
-                        add(plan, f"q{q}", expr)
-            if plan.data_type in TEXT and plan.wants("minLength", "maxLength"):
-                add(plan, "minLength", func.min(self.dialect.char_length(col)))
-                add(plan, "maxLength", func.max(self.dialect.char_length(col)))
-        [row] = self._run(sqlalchemy.select(*exprs).select_from(source))
-        values = {key: row[i] for key, i in slots.items()}
-        values["rows"] = int(row[0])
+    def _scan(
+        self, source: Any, exprs: list[tuple[Any, Any]], rows: bool, limit: float | None
+    ) -> dict[Any, Any]:
+        columns = ([func.count()] if rows else []) + [expr for _, expr in exprs]
+        [row] = self._run(sqlalchemy.select(*columns).select_from(source), limit)
+        values = {key: row[i + rows] for i, (key, _) in enumerate(exprs)}
+        if rows:
+            values["rows"] = int(row[0])
         return values
+
+    def _column_exprs(self, source: Any, plan: ColumnPlan) -> list[tuple[tuple[int, str], Any]]:
+        """A column's aggregates for the fused scan, keyed (column index, metric)."""
+        col = source.c[plan.name]
+        out: list[tuple[tuple[int, str], Any]] = [((plan.index, "valuesCount"), func.count(col))]
+
+        def add(metric: str, expr: Any) -> None:
+            out.append(((plan.index, metric), expr))
+
+        if plan.numeric or plan.data_type in TEMPORAL:
+            if plan.wants("min", "histogram"):
+                add("min", func.min(col))
+            if plan.wants("max", "histogram"):
+                add("max", func.max(col))
+        if plan.numeric:
+            if plan.wants("mean", "nonParametricSkew"):
+                add("mean", func.avg(col))
+            if plan.wants("sum"):
+                add("sum", self.dialect.total(col))
+            if plan.wants("stddev", "nonParametricSkew"):
+                for i, expr in enumerate(self.dialect.stddev(col)):
+                    add(f"stddev{i}", expr)
+            if self.dialect.inline_percentiles and self._wants_quartiles(plan):
+                for q, expr in zip(QUARTILES, self.dialect.percentiles(col), strict=True):
+                    add(f"q{q}", expr)
+        if plan.data_type in TEXT and plan.wants("minLength", "maxLength"):
+            add("minLength", func.min(self.dialect.char_length(col)))
+            add("maxLength", func.max(self.dialect.char_length(col)))
+        return out
 
     @staticmethod
     def _wants_quartiles(plan: ColumnPlan) -> bool:
