@@ -124,10 +124,7 @@ class PostgresDialect(Dialect):
         return func.sum(column)  # int and bigint sum to bigint and numeric: exact
 
     def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
-        sampled = sqlalchemy.tablesample(
-            table, func.system(percent) if method == "SYSTEM" else func.bernoulli(percent)
-        )
-        return sqlalchemy.select(literal_column("*")).select_from(sampled)
+        return tablesample(table, percent, method)
 
     @contextmanager
     def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
@@ -247,10 +244,7 @@ class SnowflakeDialect(Dialect):
         return func.length(column)
 
     def percentage_sample(self, table: Any, percent: float, method: str | None) -> Any:
-        sampled = sqlalchemy.tablesample(
-            table, func.system(percent) if method == "SYSTEM" else func.bernoulli(percent)
-        )
-        return sqlalchemy.select(literal_column("*")).select_from(sampled)
+        return tablesample(table, percent, method)
 
     @contextmanager
     def timeout(self, conn: Connection, seconds: float) -> Iterator[None]:
@@ -270,6 +264,14 @@ class SnowflakeDialect(Dialect):
 
     def regexp(self, column: ColumnElement, pattern: str) -> ColumnElement:
         return func.regexp_like(column, pattern)
+
+
+def tablesample(table: Any, percent: float, method: str | None) -> Any:
+    """`TABLESAMPLE BERNOULLI|SYSTEM (p)`, as PostgreSQL and Snowflake write it."""
+    sampled = sqlalchemy.tablesample(
+        table, func.system(percent) if method == "SYSTEM" else func.bernoulli(percent)
+    )
+    return sqlalchemy.select(literal_column("*")).select_from(sampled)
 
 
 DIALECTS: dict[str, type[Dialect]] = {

@@ -506,8 +506,21 @@ class RowTest(Definition):
         target.scan.add(target.key("valuesCount"), func.count(target.col))
 
     def rows(self, target: Target, values: dict[str, Any]) -> dict[str, int]:
-        failed = int(values[target.own(f"{self.name}:failed")])
+        failed = self.failed(target, values)
         return {"passed_rows": int(values["rows"]) - failed, "failed_rows": failed}
+
+    def failed(self, target: Target, values: dict[str, Any]) -> int:
+        return int(values[target.own(f"{self.name}:failed")])
+
+    def none_failing(self, target: Target, values: dict[str, Any], label: str, found: str) -> Outcome:
+        """Passes when no row fails; `found` describes the failing count (`{n}`)."""
+        failed = self.failed(target, values)
+        return Outcome(
+            "Success" if failed == 0 else "Failed",
+            found.format(n=failed),
+            [(label, failed)],
+            **self.rows(target, values),
+        )
 
 
 @definition
@@ -545,13 +558,7 @@ class ColumnValuesToBeNotNull(RowTest):
         return target.col.is_(None)
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        nulls = int(values[target.own(f"{self.name}:failed")])
-        return Outcome(
-            "Success" if nulls == 0 else "Failed",
-            f"Found nullCount={nulls}. It should be 0",
-            [("nullCount", nulls)],
-            **self.rows(target, values),
-        )
+        return self.none_failing(target, values, "nullCount", "Found nullCount={n}. It should be 0")
 
 
 @definition
@@ -589,7 +596,7 @@ class ColumnValuesToBeInSet(RowTest):
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
         allowed = int(values[target.own("allowed")])
         if params.boolean("matchEnum"):
-            outside = int(values[target.own(f"{self.name}:failed")])
+            outside = self.failed(target, values)
             ok = outside == 0
             result = f"Found {outside} value(s) outside the allowed set"
         else:
@@ -611,12 +618,8 @@ class ColumnValuesToBeNotInSet(RowTest):
         return target.col.in_(params.values("forbiddenValues"))
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        found = int(values[target.own(f"{self.name}:failed")])
-        return Outcome(
-            "Success" if found == 0 else "Failed",
-            f"Found countInSet={found}. It should be 0",
-            [("countForbiddenValues", found)],
-            **self.rows(target, values),
+        return self.none_failing(
+            target, values, "countForbiddenValues", "Found countInSet={n}. It should be 0"
         )
 
 
@@ -628,7 +631,7 @@ class ColumnValuesToMatchRegex(RowTest):
         return target.col.is_not(None) & ~target.dialect.regexp(target.col, params.text("regex") or "")
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        failed = int(values[target.own(f"{self.name}:failed")])
+        failed = self.failed(target, values)
         count = int(values[target.key("valuesCount")])
         return Outcome(
             "Success" if failed == 0 else "Failed",
@@ -646,12 +649,11 @@ class ColumnValuesToNotMatchRegex(RowTest):
         return target.dialect.regexp(target.col, params.text("forbiddenRegex") or "")
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        failed = int(values[target.own(f"{self.name}:failed")])
-        return Outcome(
-            "Success" if failed == 0 else "Failed",
-            f"Found {failed} value(s) matching the forbidden regex pattern. It should be 0",
-            [("notLikeCount", failed)],
-            **self.rows(target, values),
+        return self.none_failing(
+            target,
+            values,
+            "notLikeCount",
+            "Found {n} value(s) matching the forbidden regex pattern. It should be 0",
         )
 
 
