@@ -340,3 +340,30 @@ def test_a_column_over_its_share_of_the_budget_loses_its_metrics_not_the_table(t
         if e.event_type_value == "ASSET_MATERIALIZATION"
     ]
     assert metadata["processor:orm-profiler warnings"].value == 1
+
+
+def test_sqlite_stddev_keeps_its_digits_far_from_zero(tmp_path):
+    """Values near 10^12 (or epoch seconds) with a small spread: E[x²] - E[x]² on raw values
+    loses every digit (519,917.8 for a true 28.87); shifted next to the data it does not."""
+    from om_dagster.profiler.config import ProfilerSourceConfig, table_settings
+    from om_dagster.profiler.dialects import dialect_for
+    from om_dagster.profiler.table import TableProfiler
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'far.db'}")
+    values = [10**12 + n for n in range(100)]
+    epochs = [1_700_000_000 + n * 10 for n in range(100)]
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE far (big INTEGER, epoch INTEGER)"))
+        conn.execute(
+            sqlalchemy.text("INSERT INTO far VALUES (:b, :e)"),
+            [{"b": b, "e": e} for b, e in zip(values, epochs, strict=True)],
+        )
+    settings = table_settings(ProfilerSourceConfig(metrics=["stddev"]), None, None)
+    with engine.connect() as conn:
+        result = TableProfiler(conn, dialect_for(engine), settings).profile(
+            "main", "far", [{"name": "big", "dataType": "BIGINT"}, {"name": "epoch", "dataType": "INT"}], 0
+        )
+    got = {c["name"]: c["stddev"] for c in result.body["columnProfile"]}
+    assert result.statements == 1  # still the one fused scan
+    assert got["big"] == pytest.approx(statistics.pstdev(values), rel=1e-9)
+    assert got["epoch"] == pytest.approx(statistics.pstdev(epochs), rel=1e-9)

@@ -181,8 +181,8 @@ class MysqlDialect(Dialect):
 
 
 class SqliteDialect(Dialect):
-    """No stddev or percentiles: the standard deviation from the mean of squares, quartiles
-    by row position; `TOTAL` sums as a float, where `SUM` raises on integer overflow; a
+    """No stddev or percentiles: the standard deviation from the mean of squares (shifted),
+    quartiles by row position; `TOTAL` sums as a float, where `SUM` raises on integer overflow; a
     progress handler interrupts a statement past its time."""
 
     name = "sqlite"
@@ -197,8 +197,18 @@ class SqliteDialect(Dialect):
         return func.total(column)
 
     def stddev(self, column: ColumnElement) -> list[ColumnElement]:
-        real = sqlalchemy.cast(column, sqlalchemy.Float)
-        return [func.avg(real), func.avg(real * real)]
+        """The mean and mean of squares of the values less one of them (a constant subquery):
+        shifted next to the data, `E[x²] - E[x]²` keeps its digits where raw values far
+        from zero with a small spread (epoch seconds, 10^12 + n) would cancel them out."""
+        pivot = (
+            sqlalchemy.select(sqlalchemy.cast(column, sqlalchemy.Double))
+            .select_from(column.table)
+            .where(column.is_not(None))
+            .limit(1)
+            .scalar_subquery()
+        )
+        shifted = sqlalchemy.cast(column, sqlalchemy.Double) - pivot
+        return [func.avg(shifted), func.avg(shifted * shifted)]
 
     def stddev_from(self, values: list[Any]) -> float | None:
         mean, mean_of_squares = values

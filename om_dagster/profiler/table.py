@@ -356,6 +356,8 @@ class TableProfiler:
             for name in ("min", "max", "mean", "sum", "minLength", "maxLength"):
                 if name in got:
                     metrics[name] = json_value(got[name])
+                    if plan.data_type in TEMPORAL and isinstance(metrics[name], str):
+                        metrics[name] = iso_text(metrics[name])
             if "stddev0" in got:
                 metrics["stddev"] = self.dialect.stddev_from(
                     [got[f"stddev{i}"] for i in range(sum(k.startswith("stddev") for k in got))]
@@ -467,6 +469,14 @@ def interpolate(q: float, n: int, at: dict[int, float]) -> float:
     pos = q * (n - 1)
     lo, hi = math.floor(pos), math.ceil(pos)
     return at[lo + 1] + (pos - lo) * (at[hi + 1] - at[lo + 1])
+
+
+def iso_text(value: str) -> str:
+    """A time SQLite keeps as text (`2020-12-24 19:01:30`), in ISO form as other databases give it."""
+    try:
+        return datetime.fromisoformat(value).isoformat()
+    except ValueError:
+        return value
 
 
 def json_value(value: Any) -> Any:
