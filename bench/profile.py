@@ -23,11 +23,11 @@ then ours against the official client's, and where their profiles of the same ta
 The official client takes ~5 s a narrow table here: it profiles `--peer-tables` of them (50),
 ours both counts, and the official figure for all is extrapolated, labelled as such.
 
-The stand-in lacks `GET /v1/system/settings/profilerConfiguration` (API.md lists it), which
-the official profiler reads first and stops without: the server here is the stand-in plus that
-answer (no global profiler configuration), and it says which requests it could not route. It
-also sets TCP_NODELAY, without which every answer of the stand-in waits ~40 ms
-(`--standin-nagle` keeps the stand-in as it is).
+The server here is the stand-in, counting the requests for the profiler configuration
+(`GET /v1/system/settings/profilerConfiguration`, which the official profiler reads first and
+stops without; the stand-in was first measured without it) and saying which requests it
+could not route. The stand-in sets TCP_NODELAY, without which every answer waits ~40 ms
+(`--standin-nagle` measures it that way).
 """
 
 import argparse
@@ -55,8 +55,8 @@ OUT = ROOT / "bench" / "out"
 DAGSTER = Path(sys.executable).parent / "dagster"
 TOKEN = "bench-token"
 NARROW_ROWS = 100
-# What the stand-in does not answer and the official profiler needs: the server's settings
-# resource (`SystemResource.getProfilerConfigurationSetting`), here with no metric configured.
+# The official profiler's first read, answered (as the stand-in answers it) and counted here:
+# the server's settings resource (`SystemResource.getProfilerConfigurationSetting`).
 ADDED = {
     "system/settings/profilerConfiguration": {
         "config_type": "profilerConfiguration",
@@ -643,8 +643,8 @@ def main() -> None:
     if skipped:
         print(f"skipped: {', '.join(skipped)}")
     print(
-        "stand-in: tests/standin.py, plus GET /v1/system/settings/profilerConfiguration (it lacks it)"
-        + ("" if args.standin_nagle else ", with TCP_NODELAY (as is, ~40 ms an answer: --standin-nagle)")
+        "stand-in: tests/standin.py"
+        + (", without TCP_NODELAY (~40 ms an answer)" if args.standin_nagle else ", with TCP_NODELAY")
     )
     rows: list[dict] = []
     pairs: list[tuple[dict, dict]] = []
@@ -728,7 +728,7 @@ def main() -> None:
         unrouted.update(r["unrouted"]["unrouted"])
     if added:
         print(
-            "\nanswered here, missing from tests/standin.py: "
+            "\nthe profiler configuration, read: "
             + ", ".join(f"{k} ({n}x, {ADDED[k.split('/v1/', 1)[1]]})" for k, n in added.items())
         )
     if unrouted:

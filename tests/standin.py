@@ -337,6 +337,9 @@ class StandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body are written apart: without TCP_NODELAY, Nagle's algorithm holds
+            # the body for the client's delayed ACK, ~40 ms an answer on loopback
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -442,6 +445,9 @@ class StandIn:
                     "requests": {f"{m} {p}": n for (m, p), n in self.state.requests.items()},
                     "entities": {c: len(e) for c, e in self.state.entities.items()},
                 }
+        if rest == "system/settings/profilerConfiguration" and method == "GET":
+            # `SystemResource.getProfilerConfigurationSetting`: no global metric configuration
+            return 200, {"config_type": "profilerConfiguration", "config_value": {"metricConfiguration": []}}
         if rest.startswith("services/testConnectionDefinitions/name/") and method == "GET":
             return 200, self.test_connection_definition(unquote(rest.rsplit("/", 1)[1]))
         if rest == "search/fieldQuery" and method == "GET":
