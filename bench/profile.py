@@ -34,10 +34,8 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -48,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from ingest import free_port, machine  # bench/ingest.py: the same machine line and ports
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve()
@@ -271,12 +270,6 @@ def recipe(source: dict, service: str, port: int, profiler: bool) -> str:
     if profiler:
         workflow = {**workflow, "processor": {"type": "orm-profiler", "config": {}}}
     return json.dumps(workflow, indent=1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(port: int, version: str, nagle: bool) -> None:
@@ -544,26 +537,6 @@ def compare(ours: dict, peer: dict) -> list[str]:
 
 
 # --- the report ---------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    mem = next(
-        int(line.split()[1]) // 1024 // 1024
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} GiB, Python "
-        f"{platform.python_version()}"
-    )
 
 
 def revision() -> str:

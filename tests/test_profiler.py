@@ -344,7 +344,8 @@ def test_a_column_over_its_share_of_the_budget_loses_its_metrics_not_the_table(t
 
 def test_sqlite_stddev_keeps_its_digits_far_from_zero(tmp_path):
     """Values near 10^12 (or epoch seconds) with a small spread: E[x²] - E[x]² on raw values
-    loses every digit (519,917.8 for a true 28.87); shifted next to the data it does not."""
+    loses every digit (519,917.8 for a true 28.87); shifted next to the data it does not.
+    Times SQLite keeps as text come out in ISO form, dates as dates."""
     from om_dagster.profiler.config import ProfilerSourceConfig, table_settings
     from om_dagster.profiler.dialects import dialect_for
     from om_dagster.profiler.table import TableProfiler
@@ -353,17 +354,27 @@ def test_sqlite_stddev_keeps_its_digits_far_from_zero(tmp_path):
     values = [10**12 + n for n in range(100)]
     epochs = [1_700_000_000 + n * 10 for n in range(100)]
     with engine.begin() as conn:
-        conn.execute(sqlalchemy.text("CREATE TABLE far (big INTEGER, epoch INTEGER)"))
+        conn.execute(sqlalchemy.text("CREATE TABLE far (big INTEGER, epoch INTEGER, day DATE, at TIMESTAMP)"))
         conn.execute(
-            sqlalchemy.text("INSERT INTO far VALUES (:b, :e)"),
+            sqlalchemy.text("INSERT INTO far VALUES (:b, :e, '2024-01-02', '2024-01-02 03:04:05')"),
             [{"b": b, "e": e} for b, e in zip(values, epochs, strict=True)],
         )
-    settings = table_settings(ProfilerSourceConfig(metrics=["stddev"]), None, None)
+    settings = table_settings(ProfilerSourceConfig(metrics=["stddev", "min"]), None, None)
     with engine.connect() as conn:
         result = TableProfiler(conn, dialect_for(engine), settings).profile(
-            "main", "far", [{"name": "big", "dataType": "BIGINT"}, {"name": "epoch", "dataType": "INT"}], 0
+            "main",
+            "far",
+            [
+                {"name": "big", "dataType": "BIGINT"},
+                {"name": "epoch", "dataType": "INT"},
+                {"name": "day", "dataType": "DATE"},
+                {"name": "at", "dataType": "TIMESTAMP"},
+            ],
+            0,
         )
-    got = {c["name"]: c["stddev"] for c in result.body["columnProfile"]}
+    by_name = {c["name"]: c for c in result.body["columnProfile"]}
+    assert (by_name["day"]["min"], by_name["at"]["min"]) == ("2024-01-02", "2024-01-02T03:04:05")
+    got = {name: by_name[name]["stddev"] for name in ("big", "epoch")}
     assert result.statements == 1  # still the one fused scan
     assert got["big"] == pytest.approx(statistics.pstdev(values), rel=1e-9)
     assert got["epoch"] == pytest.approx(statistics.pstdev(epochs), rel=1e-9)

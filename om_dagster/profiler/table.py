@@ -472,11 +472,11 @@ def interpolate(q: float, n: int, at: dict[int, float]) -> float:
 
 
 def iso_text(value: str) -> str:
-    """A time SQLite keeps as text (`2020-12-24 19:01:30`), in ISO form as other databases give it."""
-    try:
-        return datetime.fromisoformat(value).isoformat()
-    except ValueError:
-        return value
+    """A date-time SQLite keeps as text (`2020-12-24 19:01:30`) in ISO form, as other
+    databases give it; a date or anything else as it is."""
+    if len(value) > 10 and value[10] == " " and value[:4].isdigit():
+        return f"{value[:10]}T{value[11:]}"
+    return value
 
 
 def json_value(value: Any) -> Any:
