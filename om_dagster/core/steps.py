@@ -37,6 +37,8 @@ class Kind:
     TEST_RESULTS = "testResults"
 
     CREATES = (DATABASE_SERVICE, DATABASE, DATABASE_SCHEMA, TABLE)
+    # What a source counts as read: the entities it creates, and the tables it lists to work on.
+    READ = (*CREATES, TABLE_ENTITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,12 @@ Result = Record | Failure
 
 class StepError(Exception):
     """A step cannot start or go on: the whole run fails with this one-line message."""
+
+
+def first_line(err: BaseException) -> str:
+    """A driver's error in one line: the database's own message when SQLAlchemy wraps one."""
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 class Step(ABC):
@@ -141,7 +149,7 @@ class Source(Step):
             if isinstance(result, Failure):
                 self.status.failed(result.name, result.reason)
             else:
-                if result.kind in Kind.CREATES:
+                if result.kind in Kind.READ:
                     self.status.scanned()
                 yield result
 

@@ -204,7 +204,10 @@ def finish(
         metadata |= {f"{status.step} {k}": v for k, v in status_metadata(status).items()}
     if loaded.workflow_kind == "profiler":
         metadata |= profile_metadata(spool)
-    if loaded.workflow_kind in ("profiler", "test_suite"):  # a profiler runs the seed documents' tests
+    # a test suite's results; a profiler's too when it carries the seed documents' tests
+    processor_config = (loaded.workflow.processor.config if loaded.workflow.processor else None) or {}
+    legacy_tests = loaded.workflow_kind == "profiler" and "test_suite" in processor_config
+    if loaded.workflow_kind == "test_suite" or legacy_tests:
         metadata |= results_metadata(spool)
     if outcome.fail_run:
         raise Failure(description=f"{loaded.path}: {outcome.reason}", metadata=metadata)

@@ -17,6 +17,8 @@ from sqlalchemy import func, literal_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from om_dagster.core.steps import first_line
+
 QUARTILES = (0.25, 0.5, 0.75)
 
 
@@ -261,7 +263,7 @@ class SnowflakeDialect(Dialect):
         try:
             conn.exec_driver_sql(f"ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = {max(1, int(seconds))}")
         except sqlalchemy.exc.DBAPIError as err:  # e.g. an emulator without session parameters
-            self.unbounded = str(getattr(err, "orig", err)).strip().splitlines()[0]
+            self.unbounded = first_line(err)
             yield
             return
         try:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from om_dagster.core.recipe import Recipe, field_warnings, parse_model
-from om_dagster.core.steps import Failure, Kind, Processor, Record, Result, StepError
+from om_dagster.core.steps import Failure, Kind, Processor, Record, Result, StepError, first_line
 from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
@@ -111,7 +111,7 @@ class OrmProfilerProcessor(Processor):
         except StatementTimeout as err:
             return [Failure(table["fqn"], f"profile not computed: {err}")]
         except (SQLAlchemyError, StepError) as err:
-            return [Failure(table["fqn"], f"profile not computed: {_first_line(err)}")]
+            return [Failure(table["fqn"], f"profile not computed: {first_line(err)}")]
         for warning in result.warnings:
             self.status.warning(table["fqn"], warning)
         profile = Record(
@@ -123,8 +123,3 @@ class OrmProfilerProcessor(Processor):
     def close(self) -> None:
         for engine in self.engines.values():
             engine.dispose()
-
-
-def _first_line(err: Exception) -> str:
-    text = str(getattr(err, "orig", None) or err)
-    return text.strip().splitlines()[0] if text.strip() else type(err).__name__

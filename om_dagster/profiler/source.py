@@ -106,12 +106,6 @@ class ProfilerSource(Source):
     def _out(self, pattern: FilterPattern | None, full: str, name: str) -> bool:
         return filtered_out(pattern, full if self.source_config.useFqnForFiltering else name)
 
-    def run(self) -> Iterator[Record]:
-        for record in super().run():
-            if record.kind == Kind.TABLE_ENTITY:
-                self.status.scanned()
-            yield record
-
 
 def parse_config(recipe: Recipe) -> ProfilerSourceConfig:
     return parse_model(

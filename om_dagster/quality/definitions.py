@@ -207,6 +207,14 @@ def between_outcome(label: str, value: Any, lo: float | None, hi: float | None, 
     )
 
 
+def equal_outcome(label: str, noun: str, found: int, expected: float | None) -> Outcome:
+    return Outcome(
+        "Success" if found == expected else "Failed",
+        f"Found {found} {noun} vs. the expected {_text(expected)}",
+        [(label, found)],
+    )
+
+
 def _bound(value: float | None, unbounded: str = "-inf") -> str:
     return unbounded if value is None else _text(value)
 
@@ -230,12 +238,7 @@ class TableRowCountToEqual(Definition):
         params.number("value", required=True)
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        expected, found = params.number("value", required=True), values["rows"]
-        return Outcome(
-            "Success" if found == expected else "Failed",
-            f"Found {found} rows vs. the expected {_text(expected)}",
-            [("rowCount", found)],
-        )
+        return equal_outcome("rowCount", "rows", values["rows"], params.number("value", required=True))
 
 
 @definition
@@ -266,12 +269,8 @@ class TableColumnCountToEqual(ColumnsTest):
         params.number("columnCount", required=True)
 
     def judge(self, target: Target, params: Params, values: dict[str, Any]) -> Outcome:
-        expected, found = params.number("columnCount", required=True), len(values["columns"])
-        return Outcome(
-            "Success" if found == expected else "Failed",
-            f"Found {found} columns vs. the expected {_text(expected)}",
-            [("columnCount", found)],
-        )
+        expected = params.number("columnCount", required=True)
+        return equal_outcome("columnCount", "columns", len(values["columns"]), expected)
 
 
 @definition

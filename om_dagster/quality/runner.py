@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from om_dagster.core.loader import build_recipe
 from om_dagster.core.recipe import Recipe, RecipeError, field_warnings, parse_model
-from om_dagster.core.steps import Failure, Kind, Processor, Record, Result, StepError
+from om_dagster.core.steps import Failure, Kind, Processor, Record, Result, StepError, first_line
 from om_dagster.openmetadata import fqn as fqns
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 from om_dagster.openmetadata.managed import MASK, NOT_A_BOT, SOURCE_TYPES
@@ -204,8 +204,7 @@ def run_table(
         with engine.connect() as conn:
             return run_on(conn, dialect_for(engine), table, chosen)
     except (SQLAlchemyError, StepError) as err:
-        text = str(getattr(err, "orig", None) or err).strip().splitlines()
-        return Failure(table["fqn"], f"tests not run: {text[0] if text else type(err).__name__}")
+        return Failure(table["fqn"], f"tests not run: {first_line(err)}")
 
 
 def run_on(

@@ -16,6 +16,7 @@ import sqlalchemy
 from sqlalchemy import case, func, literal_column
 from sqlalchemy.engine import Connection
 
+from om_dagster.core.steps import first_line
 from om_dagster.profiler.dialects import Dialect
 from om_dagster.profiler.table import around, interpolate, json_value
 from om_dagster.quality.definitions import (
@@ -102,7 +103,7 @@ def run_cases(
             outcome = Outcome("Aborted", f"{p.case.definition}: {err}")
         except sqlalchemy.exc.DBAPIError as err:
             conn.rollback()
-            outcome = Outcome("Aborted", f"{p.case.definition}: the database refused it: {_first_line(err)}")
+            outcome = Outcome("Aborted", f"{p.case.definition}: the database refused it: {first_line(err)}")
         if not p.case.compute_rows:
             outcome.passed_rows = outcome.failed_rows = None
         elif (
@@ -213,8 +214,3 @@ def custom_sql(conn: Connection, params: Params) -> int:
         return int(value or 0)
     counted = sqlalchemy.select(func.count()).select_from(sqlalchemy.text(f"({query}) AS custom_query"))
     return int(conn.execute(counted).scalar() or 0)
-
-
-def _first_line(err: Exception) -> str:
-    text = str(getattr(err, "orig", None) or err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, Inspector
 from sqlalchemy.engine.reflection import ObjectKind
 
 from om_dagster.core.recipe import FilterPattern, Legacy, Model, Recipe, field_warnings, parse_model
-from om_dagster.core.steps import Failure, Kind, Record, Result, Source, StepError
+from om_dagster.core.steps import Failure, Kind, Record, Result, Source, StepError, first_line
 from om_dagster.openmetadata import fqn
 from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.sources.types import ColumnType, column_type
@@ -237,7 +237,7 @@ class DatabaseSource(MetadataSource):
     def connection_error(self, database: str, err: Exception) -> StepError:
         """One line: which recipe, which database where, what the driver said."""
         where = f" at {self.endpoint()}" if self.endpoint() else ""
-        said = _first_line(err)
+        said = first_line(err)
         return StepError(
             f"{self.recipe.path}: cannot read {self.service_type} database {database!r}{where}: {said}"
         )
@@ -330,7 +330,7 @@ class DatabaseSource(MetadataSource):
                 self.status.warning(
                     f"{schema}: {shown}",
                     f"{what} could not be read, ingested without them: "
-                    f"{type(err).__name__}: {_first_line(err)}",
+                    f"{type(err).__name__}: {first_line(err)}",
                 )
         out: dict[str, dict[str, Any]] = {}
         for part, found in parts.items():
@@ -358,7 +358,7 @@ class DatabaseSource(MetadataSource):
                 yield Record(Kind.TABLE, self._table(inspector, database, schema, name, listed, info))
             except Exception as err:
                 keep.append(name)
-                yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {_first_line(err)}")
+                yield Failure(table_fqn, f"cannot read table: {type(err).__name__}: {first_line(err)}")
 
     def _unique_columns(self, inspector: Inspector, schema: str, table: str) -> frozenset[str]:
         """Columns of a referred table that are unique on their own, read once per schema walk."""
@@ -465,8 +465,3 @@ def relationship(unique_here: bool, unique_there: bool) -> str:
     if unique_here:
         return "ONE_TO_MANY"
     return "MANY_TO_ONE" if unique_there else "MANY_TO_MANY"
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(getattr(err, "orig", None) or err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
