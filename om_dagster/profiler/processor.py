@@ -3,6 +3,8 @@
 Tables are profiled on a bounded pool (`threadCount`, default 4), one engine per database
 of the service with a connection per worker; results keep the source's order, and at most
 twice the pool's size of tables are in flight, so memory does not grow with the catalog.
+A table's statements run on a second pool of the same size, each on a connection of its
+own, so one wide table keeps every core busy too.
 """
 
 import threading
@@ -12,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,7 +24,7 @@ from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
 from om_dagster.profiler.source import ProfilerSource, parse_config
-from om_dagster.profiler.table import TableProfiler
+from om_dagster.profiler.table import Passes, TableProfiler
 from om_dagster.quality.runner import recipe_case, run_on
 from om_dagster.sources.database import DatabaseSource
 
@@ -43,6 +46,7 @@ class OrmProfilerProcessor(Processor):
         self.engines: dict[str, Engine] = {}
         self.lock = threading.Lock()
         self.threads = self.source_config.threadCount or DEFAULT_THREADS
+        self.statements = ThreadPoolExecutor(self.threads, thread_name_prefix="profiler-pass")
         legacy = self.processor_config.legacyTestSuite
         self.legacy_cases = legacy.cases() if legacy else {}
 
@@ -66,7 +70,9 @@ class OrmProfilerProcessor(Processor):
     def _engine(self, database: str) -> Engine:
         with self.lock:
             if database not in self.engines:
-                self.engines[database] = self.connector.engine_for(database)
+                engine = self.connector.engine_for(database)
+                event.listen(engine, "connect", dialect_for(engine).prepare)
+                self.engines[database] = engine
             return self.engines[database]
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
@@ -103,7 +109,8 @@ class OrmProfilerProcessor(Processor):
             with engine.connect() as conn:
                 dialect = dialect_for(engine)
                 now_ms = int(time.time() * 1000)
-                result = TableProfiler(conn, dialect, settings).profile(
+                passes = Passes(engine, self.statements, self.threads)
+                result = TableProfiler(conn, dialect, settings, passes).profile(
                     table["schema"], table["name"], table["columns"], now_ms
                 )
                 if tests:
@@ -121,5 +128,6 @@ class OrmProfilerProcessor(Processor):
         return [profile, *tested]
 
     def close(self) -> None:
+        self.statements.shutdown(cancel_futures=True)
         for engine in self.engines.values():
             engine.dispose()
