@@ -10,7 +10,8 @@ import sqlalchemy
 
 from om_dagster.profiler.config import ProfilerSourceConfig, table_settings
 from om_dagster.profiler.dialects import dialect_for
-from om_dagster.profiler.table import RANK_ALL, Passes, TableProfiler
+from om_dagster.profiler.passes import Connections, SqliteProcesses
+from om_dagster.profiler.table import RANK_ALL, TableProfiler
 
 N = 3 * RANK_ALL  # past RANK_ALL: quartiles are read by bucket where no percentile_cont
 COLUMNS = [  # name, DDL type, OpenMetadata type, value of row i
@@ -65,8 +66,13 @@ def profile(engine, schema, passes=None):
 def test_passes_at_once_and_quartiles_by_bucket_give_the_independent_numbers(engine):
     schema = {"sqlite": "main", "postgresql": "public"}.get(engine.dialect.name, engine.url.database)
     sqlalchemy.event.listen(engine, "connect", dialect_for(engine).prepare)
+    runner = SqliteProcesses if SqliteProcesses.serves(engine) else Connections
     with ThreadPoolExecutor(4) as pool:
-        result = profile(engine, schema, Passes(engine, pool, 4))
+        passes = runner(engine, pool, 4)
+        result = profile(engine, schema, passes)
+    if isinstance(passes, SqliteProcesses):
+        assert len(passes.started) > 1  # the statements ran in worker processes, several at once
+        passes.close()
     got = {c["name"]: c for c in result.body["columnProfile"]}
     for name, _, _, value in COLUMNS:
         values = [v for v in (value(i) for i in range(N)) if v is not None]
@@ -129,3 +135,31 @@ def test_postgres_statistics_pick_the_method_never_the_answer(postgres):
     by_name = {c["name"]: c for c in after["columnProfile"]}
     assert (by_name["dup"]["distinctCount"], by_name["dup"]["uniqueCount"]) == (4999, 4998)
     assert (by_name["label"]["distinctCount"], by_name["other"]["distinctCount"]) == (9, 3)
+
+
+def test_a_sqlite_worker_is_cancelled_at_the_budget_and_says_what_failed(tmp_path):
+    """Statements sent to worker processes keep the table's budget (SQLite's progress
+    handler interrupts them there), report SQLite's error as theirs, and end with `close`."""
+    from om_dagster.profiler.dialects import StatementTimeout
+    from om_dagster.profiler.passes import Budget, WorkerError
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE t (x INTEGER)"))
+    endless = sqlalchemy.text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    )
+    with ThreadPoolExecutor(2) as pool:
+        passes = SqliteProcesses(engine, pool, 2)
+        budget = Budget(dialect_for(engine), 0.5)
+        with pytest.raises(StatementTimeout, match=r"cancelled it at the 0\.5 s budget"):
+            passes.submit(endless, budget).result(timeout=30)
+        with pytest.raises(WorkerError, match="no such table: missing"):
+            passes.submit(sqlalchemy.text("SELECT * FROM missing"), Budget(dialect_for(engine), 5)).result()
+        rows = passes.submit(
+            sqlalchemy.text("SELECT count(*), 1.5, 'é' FROM t"), Budget(dialect_for(engine), 5)
+        )
+        assert rows.result() == [(0, 1.5, "é")]
+        passes.close()
+    assert passes.started and all(worker.poll() == 0 for worker in passes.started)
+    engine.dispose()

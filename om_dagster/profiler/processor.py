@@ -4,7 +4,7 @@ Tables are profiled on a bounded pool (`threadCount`, default 4), one engine per
 of the service with a connection per worker; results keep the source's order, and at most
 twice the pool's size of tables are in flight, so memory does not grow with the catalog.
 A table's statements run on a second pool of the same size, each on a connection of its
-own, so one wide table keeps every core busy too.
+own (SQLite: in a worker process of its own), so one wide table keeps every core busy too.
 """
 
 import threading
@@ -23,8 +23,9 @@ from om_dagster.core.steps import Failure, Kind, Processor, Record, Result, Step
 from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
+from om_dagster.profiler.passes import Connections, SqliteProcesses, Statements
 from om_dagster.profiler.source import ProfilerSource, parse_config
-from om_dagster.profiler.table import Passes, TableProfiler
+from om_dagster.profiler.table import TableProfiler
 from om_dagster.quality.runner import recipe_case, run_on
 from om_dagster.sources.database import DatabaseSource
 
@@ -44,6 +45,7 @@ class OrmProfilerProcessor(Processor):
         assert issubclass(source, ProfilerSource)  # `check` refused any other
         self.connector: DatabaseSource = source.dialect.connector(recipe)  # type: ignore[assignment]
         self.engines: dict[str, Engine] = {}
+        self.passes: dict[str, Statements] = {}
         self.lock = threading.Lock()
         self.threads = self.source_config.threadCount or DEFAULT_THREADS
         self.statements = ThreadPoolExecutor(self.threads, thread_name_prefix="profiler-pass")
@@ -73,6 +75,8 @@ class OrmProfilerProcessor(Processor):
                 engine = self.connector.engine_for(database)
                 event.listen(engine, "connect", dialect_for(engine).prepare)
                 self.engines[database] = engine
+                runner = SqliteProcesses if SqliteProcesses.serves(engine) else Connections
+                self.passes[database] = runner(engine, self.statements, self.threads)
             return self.engines[database]
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
@@ -109,7 +113,7 @@ class OrmProfilerProcessor(Processor):
             with engine.connect() as conn:
                 dialect = dialect_for(engine)
                 now_ms = int(time.time() * 1000)
-                passes = Passes(engine, self.statements, self.threads)
+                passes = self.passes[table["database"]]
                 result = TableProfiler(conn, dialect, settings, passes).profile(
                     table["schema"], table["name"], table["columns"], now_ms
                 )
@@ -129,5 +133,8 @@ class OrmProfilerProcessor(Processor):
 
     def close(self) -> None:
         self.statements.shutdown(cancel_futures=True)
+        for passes in self.passes.values():
+            if isinstance(passes, SqliteProcesses):
+                passes.close()
         for engine in self.engines.values():
             engine.dispose()

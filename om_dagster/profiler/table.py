@@ -23,10 +23,9 @@ Nothing but aggregates and a few ranked values leaves the database.
 """
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock
@@ -35,11 +34,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import case, func, literal_column
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection
 
 from om_dagster.profiler.config import TableSettings
 from om_dagster.profiler.dialects import QUARTILES, Dialect, StatementTimeout
+from om_dagster.profiler.passes import Budget, OneConnection, Statements, gather, settle
 
 NUMERIC = frozenset(
     {"NUMBER", "TINYINT", "SMALLINT", "INT", "BIGINT", "BYTEINT", "FLOAT", "DOUBLE", "DECIMAL", "NUMERIC"}
@@ -98,51 +97,6 @@ class TableResult:
     warnings: list[str] = field(default_factory=list)
 
 
-class Passes:
-    """Runs a table's statements at once, each on a connection of its own from `engine`.
-
-    The pool is the processor's, shared by every table: its size bounds the statements in
-    flight, whatever the number of tables profiled at once."""
-
-    def __init__(self, engine: Engine, pool: ThreadPoolExecutor, width: int) -> None:
-        self.engine, self.pool, self.width = engine, pool, width
-
-    def submit(self, work: Callable[[Connection], T]) -> "Future[T]":
-        def run() -> T:
-            with self.engine.connect() as conn:
-                return work(conn)
-
-        return self.pool.submit(run)
-
-
-class OneConnection:
-    """Runs statements one after another on one connection (the one holding a sample)."""
-
-    width = 1
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def submit(self, work: Callable[[Connection], T]) -> "Future[T]":
-        done: Future[T] = Future()
-        try:
-            done.set_result(work(self.conn))
-        except BaseException as err:  # handed to whoever reads the result, as a pool would
-            done.set_exception(err)
-        return done
-
-
-def gather(futures: Iterable["Future[T]"]) -> list[T]:
-    """Every result, or the first error once the statements not yet started are dropped."""
-    pending = list(futures)
-    try:
-        return [f.result() for f in pending]
-    except BaseException:
-        for f in pending:
-            f.cancel()
-        raise
-
-
 def chunks(items: list[T], count: int) -> list[list[T]]:
     """`items` dealt into at most `count` non-empty hands."""
     return [items[k::count] for k in range(min(count, len(items)))]
@@ -162,20 +116,18 @@ def plan_columns(columns: list[dict[str, Any]], settings: TableSettings) -> list
 
 
 class TableProfiler:
-    """Profiles one table: the sample and the catalog on `conn`, the passes through `passes`
-    (several connections at once) when no temporary table ties them to `conn`."""
+    """Profiles one table: the catalog, the sample and the aggregate on `conn`, the other
+    passes through `passes` (at once) unless a sample's temporary table ties them to `conn`."""
 
     def __init__(
-        self, conn: Connection, dialect: Dialect, settings: TableSettings, passes: Passes | None = None
+        self, conn: Connection, dialect: Dialect, settings: TableSettings, passes: Statements | None = None
     ) -> None:
         self.conn = conn
         self.dialect = dialect
         self.settings = settings
-        self.passes: Passes | OneConnection = passes or OneConnection(conn)
-        self.statements = 0
-        self.lock = threading.Lock()
+        self.passes: Statements = passes or OneConnection(conn)
+        self.budget = Budget(dialect, settings.timeout)
         self.warnings: list[str] = []
-        self.deadline = time.monotonic() + settings.timeout
         self.expected: dict[str, str] = {}  # what the catalog's statistics expect of a column
 
     def profile(
@@ -187,7 +139,7 @@ class TableProfiler:
         facts: dict[str, Any] = {}
         if self.settings.table_metrics and self.dialect.facts_query:
             facts, self.expected = self.dialect.table_facts(self.conn, schema, table)
-            self.statements += 1
+            self.budget.statements += 1
         sample = self.settings.sample
         sampled = sample.profileSample is not None
         source = whole
@@ -203,7 +155,7 @@ class TableProfiler:
         counts, plans, others = self._passes(source, plans)
         if self.settings.table_metrics:
             profile["columnCount"] = len(columns)
-            profile["rowCount"] = counts["rows"] if source is whole else self._row_count(self.conn, whole)
+            profile["rowCount"] = counts["rows"] if source is whole else self._row_count(whole)
             profile |= facts
         column_profiles = self._columns(source, plans, counts, others)
         for column in column_profiles:
@@ -217,30 +169,9 @@ class TableProfiler:
         body: dict[str, Any] = {"tableProfile": profile}
         if column_profiles:
             body["columnProfile"] = column_profiles
-        return TableResult(body, self.statements, self.warnings)
+        return TableResult(body, self.budget.statements, self.warnings)
 
     # --- statements ---------------------------------------------------------------------
-
-    def _run(self, conn: Connection, statement: Any, limit: float | None = None) -> list[Any]:
-        """Run a statement (or a function issuing one) within what is left of the budget, or
-        within `limit` seconds of it."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise StatementTimeout(f"no time left of its {self.settings.timeout:g} s budget")
-        with self.lock:
-            self.statements += 1
-        try:
-            with self.dialect.timeout(conn, min(remaining, limit or remaining)):
-                if callable(statement):
-                    statement()
-                    return []
-                return list(conn.execute(statement).all())
-        except DBAPIError as err:
-            if self.dialect.timed_out(err):
-                raise StatementTimeout(
-                    f"the database cancelled it at the {self.settings.timeout:g} s budget (timeoutSeconds)"
-                ) from None
-            raise
 
     def _materialize(self, whole: Any, names: list[str]) -> Any:
         """The rows every metric reads, drawn once: the sample and/or the profile query."""
@@ -261,65 +192,90 @@ class TableProfiler:
         else:
             select = self.dialect.percentage_sample(base, sample.profileSample, sample.samplingMethodType)
         self.dialect.drop_temp(self.conn, SAMPLE_TABLE)
-        self._run(self.conn, lambda: self.dialect.create_temp(self.conn, SAMPLE_TABLE, select))
+        self.budget.run(self.conn, lambda: self.dialect.create_temp(self.conn, SAMPLE_TABLE, select))
         return sqlalchemy.table(SAMPLE_TABLE, *(sqlalchemy.column(n) for n in names))
 
-    def _row_count(self, conn: Connection, relation: Any) -> int:
-        [(rows,)] = self._run(conn, sqlalchemy.select(func.count()).select_from(relation))
+    def _row_count(self, relation: Any) -> int:
+        [(rows,)] = self.budget.run(self.conn, sqlalchemy.select(func.count()).select_from(relation))
         return int(rows)
 
     def _passes(
         self, source: Any, plans: list[ColumnPlan]
     ) -> tuple[dict[Any, Any], list[ColumnPlan], dict[str, dict[int, Any]]]:
-        """The aggregate, the distinct/unique pass and the quartiles, at once where they can be.
+        """The distinct/unique pass and the percentiles sent off, the aggregate on the table's
+        own connection meanwhile, then the quartiles by rank that need its counts.
 
         Returns the aggregate's values, the columns it could measure, and the other passes'
         results by name (a pass over its time is a warning, and its metrics are left out)."""
         hands = max(1, min(self.passes.width, math.ceil(len(plans) / CHUNK_COLUMNS)))
         inline = self.dialect.inline_percentiles and hands == 1
-        aggregate = self.passes.submit(lambda conn: self._aggregate(conn, source, plans, inline))
+        sent: list[tuple[str, Future[list[Any]], Callable[[list[Any]], dict[int, Any]]]] = []
+
+        def send(what: str, statement: Any, parse: Callable[[list[Any]], dict[int, Any]]) -> None:
+            sent.append((what, self.passes.submit(statement, self.budget), parse))
+
         grouped = [p for p in plans if p.data_type in GROUPABLE and p.wants(*DISTINCT_METRICS)]
-        few = (
-            [p for p in grouped if self.expected.get(p.name) == "few"]
-            if self.dialect.distinct_by_sort
-            else []
-        )
-        if len(few) < 2:
+        few = [p for p in grouped if self.dialect.distinct_by_sort and self.expected.get(p.name) == "few"]
+        if len(few) > 1:
+            send("distinct", self._few_statement(source, few), counted(few))
+        else:
             few = []
-        distinct = [self.passes.submit(self._few_pass(source, few))] if few else []
-        rest = [p for p in grouped if p not in few]
-        distinct += [self.passes.submit(self._distinct_pass(source, hand)) for hand in chunks(rest, hands)]
         ranked = [p for p in plans if p.quartiles]
-        percentiles: list[Future[dict[int, list[Any]]]] = []
+        # without inline percentiles, the bucket pass of a ranked column counts its groups too
+        later = [] if self.dialect.inline_percentiles else ranked
+        for hand in chunks([p for p in grouped if p not in few and p not in later], hands):
+            send("distinct", self._distinct_statement(source, hand), counted([]))
         if self.dialect.inline_percentiles and not inline:
-            percentiles = [
-                self.passes.submit(self._percentile_pass(source, hand)) for hand in chunks(ranked, hands)
-            ]
+            for hand in chunks(ranked, hands):
+                send("quartiles", self._percentile_statement(source, hand), percentiles(hand))
         try:
-            counts, kept = aggregate.result()
+            counts, kept = self._aggregate(source, plans, inline, hands)
         except BaseException:
-            gather([*distinct, *percentiles])  # let them end before the table's connection does
+            settle(future for _, future, _ in sent)  # none outlives the table's connection
             raise
-        others: dict[str, dict[int, Any]] = {
-            "distinct": self._merge("distinct and unique counts", distinct),
-            "quartiles": self._merge("quartiles", percentiles),
-        }
+        others: dict[str, dict[int, Any]] = {"distinct": {}, "quartiles": {}}
+        for what, future, parse in sent:
+            label = "distinct and unique counts" if what == "distinct" else what
+            others[what] |= self._optional(label, lambda f=future, p=parse: p(f.result())) or {}
         if not self.dialect.inline_percentiles:
-            others["quartiles"] = (
-                self._optional("quartiles", self._ranks, source, ranked, counts, hands) or {}
+            ranks = self._optional(
+                "quartiles and distinct counts", self._ranks, source, ranked, counts, hands
             )
+            others["quartiles"], distinct = ranks or ({}, {})
+            others["distinct"] |= distinct
         return counts, kept, others
 
-    def _merge(self, what: str, futures: list["Future[dict[int, Any]]"]) -> dict[int, Any]:
-        merged: dict[int, Any] = {}
-        for future in futures:
-            merged |= self._optional(what, future.result) or {}
-        return merged
-
     def _aggregate(
-        self, conn: Connection, source: Any, plans: list[ColumnPlan], inline: bool
+        self, source: Any, plans: list[ColumnPlan], inline: bool, hands: int
     ) -> tuple[dict[Any, Any], list[ColumnPlan]]:
-        """Everything one scan can tell, and the columns it could tell it of.
+        """Everything one scan can tell, and the columns it could tell it of. Where the
+        quartiles' passes wait on it (no inline percentiles), its columns are dealt into
+        `hands` statements, the first run here, the others sent off meanwhile."""
+        local, *away = chunks(plans, 1 if self.dialect.inline_percentiles else hands) or [[]]
+        sent = []
+        for hand in away:
+            fused = [pair for plan in hand for pair in self._column_exprs(source, plan, inline)]
+            statement = sqlalchemy.select(*(expr for _, expr in fused)).select_from(source)
+            sent.append((hand, fused, self.passes.submit(statement, self.budget)))
+        try:
+            values, kept = self._fused(source, local, inline)
+        except BaseException:
+            settle(future for _, _, future in sent)
+            raise
+        for hand, fused, future in sent:
+            try:
+                [row] = future.result()
+            except StatementTimeout as err:
+                self.warnings += [f"column {plan.name}: no metrics: {err}" for plan in hand]
+                continue
+            values |= {key: row[i] for i, (key, _) in enumerate(fused)}
+            kept += hand
+        return values, [plan for plan in plans if plan in kept]
+
+    def _fused(
+        self, source: Any, plans: list[ColumnPlan], inline: bool
+    ) -> tuple[dict[Any, Any], list[ColumnPlan]]:
+        """One scan: the row count and the columns' aggregates, and the columns it measured.
 
         With several columns the fused scan gets half the budget; past it, each column is
         scanned alone within its share of the rest, and a column over its share loses its
@@ -327,18 +283,18 @@ class TableProfiler:
         """
         exprs = {plan.index: self._column_exprs(source, plan, inline) for plan in plans}
         fused = [(key, expr) for plan in plans for key, expr in exprs[plan.index]]
-        limit = (self.deadline - time.monotonic()) / 2 if len(plans) > 1 else None
+        limit = (self.budget.deadline - time.monotonic()) / 2 if len(plans) > 1 else None
         try:
-            return self._scan(conn, source, fused, rows=True, limit=limit), plans
+            return self._scan(source, fused, rows=True, limit=limit), plans
         except StatementTimeout:
             if limit is None:
                 raise
-        values: dict[Any, Any] = {"rows": self._row_count(conn, source)}
+        values: dict[Any, Any] = {"rows": self._row_count(source)}
         kept = []
         for n, plan in enumerate(plans):
-            share = (self.deadline - time.monotonic()) / (len(plans) - n + 1)  # a share kept for the rest
+            share = (self.budget.deadline - time.monotonic()) / (len(plans) - n + 1)  # some kept for the rest
             try:
-                values |= self._scan(conn, source, exprs[plan.index], rows=False, limit=share)
+                values |= self._scan(source, exprs[plan.index], rows=False, limit=share)
                 kept.append(plan)
             except StatementTimeout:
                 self.warnings.append(
@@ -347,10 +303,10 @@ class TableProfiler:
         return values, kept
 
     def _scan(
-        self, conn: Connection, source: Any, exprs: list[tuple[Any, Any]], rows: bool, limit: float | None
+        self, source: Any, exprs: list[tuple[Any, Any]], rows: bool, limit: float | None
     ) -> dict[Any, Any]:
         columns = ([func.count()] if rows else []) + [expr for _, expr in exprs]
-        [row] = self._run(conn, sqlalchemy.select(*columns).select_from(source), limit)
+        [row] = self.budget.run(self.conn, sqlalchemy.select(*columns).select_from(source), limit)
         values = {key: row[i + rows] for i, (key, _) in enumerate(exprs)}
         if rows:
             values["rows"] = int(row[0])
@@ -383,72 +339,52 @@ class TableProfiler:
             add("maxLength", func.max(self.dialect.char_length(col)))
         return out
 
-    def _distinct_pass(self, source: Any, plans: list[ColumnPlan]) -> Callable[[Connection], dict[int, Any]]:
+    def _distinct_statement(self, source: Any, plans: list[ColumnPlan]) -> Any:
         """Distinct and unique (exactly once) counts: a GROUP BY per column, one statement."""
-
-        def run(conn: Connection) -> dict[int, Any]:
-            parts = []
-            for plan in plans:
-                col = source.c[plan.name]
-                groups = (
-                    sqlalchemy.select(func.count().label("k"))
-                    .select_from(source)
-                    .where(col.is_not(None))
-                    .group_by(col)
-                    .subquery(f"g{plan.index}")
+        parts = []
+        for plan in plans:
+            col = source.c[plan.name]
+            groups = (
+                sqlalchemy.select(func.count().label("k"))
+                .select_from(source)
+                .where(col.is_not(None))
+                .group_by(col)
+                .subquery(f"g{plan.index}")
+            )
+            unique = func.coalesce(func.sum(case((groups.c.k == 1, 1), else_=0)), 0)
+            index = literal_column(str(plan.index)).label("i")
+            if self._sort_distinct(plan):
+                # all distinct, as the catalog expects: unique too, no GROUP BY (the
+                # subquery of the CASE runs only when some value repeats)
+                d = func.count((self.dialect.bytewise(col) if plan.data_type in STRINGS else col).distinct())
+                u = case((d == func.count(col), d), else_=sqlalchemy.select(unique).scalar_subquery())
+                parts.append(sqlalchemy.select(index, d.label("d"), u.label("u")).select_from(source))
+            else:
+                parts.append(
+                    sqlalchemy.select(index, func.count().label("d"), unique.label("u")).select_from(groups)
                 )
-                unique = func.coalesce(func.sum(case((groups.c.k == 1, 1), else_=0)), 0)
-                index = literal_column(str(plan.index)).label("i")
-                if self._sort_distinct(plan):
-                    # all distinct, as the catalog expects: unique too, no GROUP BY (the
-                    # subquery of the CASE runs only when some value repeats)
-                    d = func.count(
-                        (self.dialect.bytewise(col) if plan.data_type in STRINGS else col).distinct()
-                    )
-                    u = case((d == func.count(col), d), else_=sqlalchemy.select(unique).scalar_subquery())
-                    parts.append(sqlalchemy.select(index, d.label("d"), u.label("u")).select_from(source))
-                else:
-                    parts.append(
-                        sqlalchemy.select(index, func.count().label("d"), unique.label("u")).select_from(
-                            groups
-                        )
-                    )
-            rows = self._run(conn, union(parts))
-            return {int(i): (int(d), int(u)) for i, d, u in rows}
+        return union(parts)
 
-        return run
-
-    def _few_pass(self, source: Any, plans: list[ColumnPlan]) -> Callable[[Connection], dict[int, Any]]:
+    def _few_statement(self, source: Any, plans: list[ColumnPlan]) -> Any:
         """Distinct and unique counts of columns the catalog expects few values of: one scan
         hashing each into a small table of its own (`GROUPING SETS`), where a `GROUP BY` each
         would scan the table again and again (17 such columns of 1,000,000 rows: 2.5 s, 4.4 s)."""
-
-        def run(conn: Connection) -> dict[int, Any]:
-            cols = [source.c[plan.name] for plan in plans]
-            which = case(
-                *((func.grouping(col) == 0, plan.index) for plan, col in zip(plans, cols, strict=True))
+        cols = [source.c[plan.name] for plan in plans]
+        which = case(*((func.grouping(col) == 0, plan.index) for plan, col in zip(plans, cols, strict=True)))
+        empty = case(*((func.grouping(col) == 0, col.is_(None)) for col in cols))
+        groups = (
+            sqlalchemy.select(which.label("i"), empty.label("empty"), func.count().label("k"))
+            .select_from(source)
+            .group_by(func.grouping_sets(*(sqlalchemy.tuple_(col) for col in cols)))
+            .subquery("sets")
+        )
+        return (
+            sqlalchemy.select(
+                groups.c.i, func.count(), func.coalesce(func.sum(case((groups.c.k == 1, 1), else_=0)), 0)
             )
-            empty = case(*((func.grouping(col) == 0, col.is_(None)) for col in cols))
-            groups = (
-                sqlalchemy.select(which.label("i"), empty.label("empty"), func.count().label("k"))
-                .select_from(source)
-                .group_by(func.grouping_sets(*(sqlalchemy.tuple_(col) for col in cols)))
-                .subquery("sets")
-            )
-            statement = (
-                sqlalchemy.select(
-                    groups.c.i,
-                    func.count(),
-                    func.coalesce(func.sum(case((groups.c.k == 1, 1), else_=0)), 0),
-                )
-                .where(sqlalchemy.not_(groups.c.empty))
-                .group_by(groups.c.i)
-            )
-            found = {plan.index: (0, 0) for plan in plans}  # a column of NULLs only has no group
-            found |= {int(i): (int(d), int(u)) for i, d, u in self._run(conn, statement)}
-            return found
-
-        return run
+            .where(sqlalchemy.not_(groups.c.empty))
+            .group_by(groups.c.i)
+        )
 
     def _sort_distinct(self, plan: ColumnPlan) -> bool:
         return (
@@ -457,131 +393,65 @@ class TableProfiler:
             and (plan.numeric or plan.data_type in TEMPORAL | STRINGS | {"UUID"})
         )
 
-    def _percentile_pass(
-        self, source: Any, plans: list[ColumnPlan]
-    ) -> Callable[[Connection], dict[int, list[Any]]]:
+    def _percentile_statement(self, source: Any, plans: list[ColumnPlan]) -> Any:
         """`percentile_cont` of a hand of columns, apart from the aggregate so hands run at once."""
-
-        def run(conn: Connection) -> dict[int, list[Any]]:
-            exprs = [expr for plan in plans for expr in self.dialect.percentiles(source.c[plan.name])]
-            [row] = self._run(conn, sqlalchemy.select(*exprs).select_from(source))
-            return {plan.index: list(row[3 * n : 3 * n + 3]) for n, plan in enumerate(plans)}
-
-        return run
+        exprs = [expr for plan in plans for expr in self.dialect.percentiles(source.c[plan.name])]
+        return sqlalchemy.select(*exprs).select_from(source)
 
     def _ranks(
         self, source: Any, plans: list[ColumnPlan], counts: dict[Any, Any], hands: int
-    ) -> dict[int, list[float]]:
+    ) -> tuple[dict[int, list[float]], dict[int, tuple[int, int]]]:
         """Quartiles without inline percentiles: the values at the ranks `percentile_cont`
         interpolates between. A column of more than `RANK_ALL` values is first counted into
-        `BUCKETS` equal buckets (one `GROUP BY` of small integers), so the ranking window only
-        sorts the few buckets holding those ranks, not the column."""
+        `BUCKETS` equal buckets, so the ranking window only sorts the few buckets holding those
+        ranks, not the column. Counting the buckets from the column's groups gives its
+        distinct and unique counts in the same statement (one sort of the values, not two).
+
+        Returns the quartiles and the distinct and unique counts, by column."""
         columns: dict[int, Ranking] = {}
         out: dict[int, list[float]] = {}
+        distinct: dict[int, tuple[int, int]] = {}
         for plan in plans:
             n = counts.get((plan.index, "valuesCount")) or 0
             low, high = counts.get((plan.index, "min")), counts.get((plan.index, "max"))
             if n == 0 or low is None or high is None:
+                distinct[plan.index] = (0, 0)
                 continue
             if float(low) == float(high):
                 out[plan.index] = [float(low)] * len(QUARTILES)
+                distinct[plan.index] = (1, int(n == 1))
                 continue
-            col = source.c[plan.name]
             buckets = BUCKETS if n > RANK_ALL else 1
             bucketing = Bucketing(float(low), (float(high) - float(low)) / buckets, buckets, self.dialect)
-            columns[plan.index] = Ranking(plan.index, col, n, bucketing)
-        counted = [r for r in columns.values() if r.buckets > 1]
-        for result in gather(self.passes.submit(self._bucket_pass(hand)) for hand in chunks(counted, hands)):
-            for index, buckets in result.items():
-                columns[index].buckets_seen = buckets
+            grouped = plan.wants(*DISTINCT_METRICS)
+            columns[plan.index] = Ranking(plan.index, source.c[plan.name], n, bucketing, grouped)
+        bucketed = [r for r in columns.values() if r.buckets > 1 or r.grouped]
+        sent = [self.passes.submit(bucket_statement(hand), self.budget) for hand in chunks(bucketed, hands)]
+        for rows in gather(sent):
+            for i, b, n, low, high, d, u in rows:
+                columns[int(i)].buckets_seen[int(b)] = (int(n), float(low), float(high))
+                if d is not None:
+                    before = distinct.get(int(i), (0, 0))
+                    distinct[int(i)] = (before[0] + int(d), before[1] + int(u))
         wanted = []
         for ranking in columns.values():
             if ranking.buckets > 1 and sum(n for n, _, _ in ranking.buckets_seen.values()) != ranking.n:
-                self.warnings.append(
-                    f"column {ranking.col.name}: no quartiles, its rows changed while profiled"
-                )
+                self.warnings.append(f"column {ranking.col.name}: no quartiles, its rows changed")
             elif ranking.wanted():
                 wanted.append(ranking)
             else:
                 out[ranking.index] = ranking.quartiles({})
-        for result in gather(self.passes.submit(self._value_pass(hand)) for hand in chunks(wanted, hands)):
-            for index, found in result.items():
-                try:
-                    out[index] = columns[index].quartiles(found)
-                except KeyError:
-                    self.warnings.append(f"column {columns[index].col.name}: no quartiles, its rows changed")
-        return out
-
-    def _bucket_pass(self, hand: list["Ranking"]) -> Callable[[Connection], dict[int, dict[int, Any]]]:
-        """How many values each bucket holds, and its least and greatest (a bucket of one
-        value, as every bucket of a column of few values, needs no ranking)."""
-
-        def run(conn: Connection) -> dict[int, dict[int, Any]]:
-            parts = []
-            for r in hand:
-                b = r.bucketing.expr(r.col)
-                parts.append(
-                    sqlalchemy.select(
-                        literal_column(str(r.index)).label("i"),
-                        b.label("b"),
-                        func.count(),
-                        func.min(r.col),
-                        func.max(r.col),
-                    )
-                    .select_from(r.col.table)
-                    .where(r.col.is_not(None))
-                    .group_by(b)
-                )
-            buckets: dict[int, dict[int, Any]] = {}
-            for i, b, n, low, high in self._run(conn, union(parts)):
-                buckets.setdefault(int(i), {})[int(b)] = (int(n), float(low), float(high))
-            return buckets
-
-        return run
-
-    def _value_pass(
-        self, hand: list["Ranking"]
-    ) -> Callable[[Connection], dict[int, dict[tuple[int, int], float]]]:
-        def run(conn: Connection) -> dict[int, dict[tuple[int, int], float]]:
-            parts = []
-            for r in hand:
-                wanted = r.wanted()
-                values = (
-                    sqlalchemy.select(
-                        r.bucketing.expr(r.col).label("b"),
-                        sqlalchemy.cast(r.col, sqlalchemy.Double).label("v"),
-                    )
-                    .select_from(r.col.table)
-                    .where(r.col.is_not(None), r.bucketing.near(r.col, wanted))
-                    .subquery(f"s{r.index}")
-                )
-                ranked = (
-                    sqlalchemy.select(
-                        values.c.b,
-                        values.c.v,
-                        func.row_number().over(partition_by=values.c.b, order_by=values.c.v).label("rn"),
-                    )
-                    .where(values.c.b.in_(sorted(wanted)))
-                    .subquery(f"r{r.index}")
-                )
-                parts.append(
-                    sqlalchemy.select(
-                        literal_column(str(r.index)).label("i"), ranked.c.b, ranked.c.rn, ranked.c.v
-                    ).where(
-                        sqlalchemy.or_(
-                            *(
-                                sqlalchemy.and_(ranked.c.b == b, ranked.c.rn.in_(sorted(ranks)))
-                                for b, ranks in wanted.items()
-                            )
-                        )
-                    )
-                )
-            found: dict[int, dict[tuple[int, int], float]] = {}
-            for i, b, rn, v in self._run(conn, union(parts)):
-                found.setdefault(int(i), {})[(int(b), int(rn))] = float(v)
-            return found
-
-        return run
+        found: dict[int, dict[tuple[int, int], float]] = {r.index: {} for r in wanted}
+        sent = [self.passes.submit(value_statement(hand), self.budget) for hand in chunks(wanted, hands)]
+        for rows in gather(sent):
+            for i, b, rn, v in rows:
+                found[int(i)][(int(b), int(rn))] = float(v)
+        for index, values in found.items():
+            try:
+                out[index] = columns[index].quartiles(values)
+            except KeyError:
+                self.warnings.append(f"column {columns[index].col.name}: no quartiles, its rows changed")
+        return out, distinct
 
     # --- the column profiles ------------------------------------------------------------
 
@@ -663,7 +533,7 @@ class TableProfiler:
         if not parts:
             return {}
         found: dict[int, dict[int, int]] = {}
-        rows = self.passes.submit(lambda conn: self._run(conn, union(parts))).result()
+        rows = self.passes.submit(union(parts), self.budget).result()
         for i, b, n in rows:
             found.setdefault(int(i), {})[int(b)] = int(n)
         out = {}
@@ -727,6 +597,7 @@ class Ranking:
     col: Any
     n: int
     bucketing: Bucketing
+    grouped: bool  # its distinct and unique counts wanted
     buckets_seen: dict[int, tuple[int, float, float]] = field(default_factory=dict)
 
     @property
@@ -769,6 +640,101 @@ class Ranking:
             known = self.known(bucket)
             at[rank] = known if known is not None else found[(bucket, within)]
         return [interpolate(q, self.n, at) for q in QUARTILES]
+
+
+def counted(every: list[ColumnPlan]) -> Callable[[list[Any]], dict[int, Any]]:
+    """Parse (column, distinct, unique) rows; a column of `every` with no row has no value."""
+
+    def parse(rows: list[Any]) -> dict[int, Any]:
+        found: dict[int, Any] = {plan.index: (0, 0) for plan in every}
+        return found | {int(i): (int(d), int(u)) for i, d, u in rows}
+
+    return parse
+
+
+def percentiles(plans: list[ColumnPlan]) -> Callable[[list[Any]], dict[int, Any]]:
+    """Parse a percentile statement's one row: three quartiles a column."""
+
+    def parse(rows: list[Any]) -> dict[int, Any]:
+        [row] = rows
+        return {plan.index: list(row[3 * n : 3 * n + 3]) for n, plan in enumerate(plans)}
+
+    return parse
+
+
+def bucket_statement(hand: list["Ranking"]) -> Any:
+    """How many values each bucket holds, and its least and greatest (a bucket of one
+    value, as every bucket of a column of few values, needs no ranking); for a column
+    whose distinct and unique counts are wanted, counted from its groups, with theirs."""
+    parts = []
+    for r in hand:
+        index = literal_column(str(r.index)).label("i")
+        if r.grouped:
+            groups = (
+                sqlalchemy.select(r.col.label("v"), func.count().label("k"))
+                .select_from(r.col.table)
+                .where(r.col.is_not(None))
+                .group_by(r.col)
+                .subquery(f"g{r.index}")
+            )
+            b = r.bucketing.expr(groups.c.v)
+            counts = [
+                func.sum(groups.c.k),
+                func.min(groups.c.v),
+                func.max(groups.c.v),
+                func.count(),
+                func.sum(case((groups.c.k == 1, 1), else_=0)),
+            ]
+            parts.append(sqlalchemy.select(index, b.label("b"), *counts).select_from(groups).group_by(b))
+        else:
+            b = r.bucketing.expr(r.col)
+            nothing = sqlalchemy.null()
+            counts = [func.count(), func.min(r.col), func.max(r.col), nothing, nothing]
+            parts.append(
+                sqlalchemy.select(index, b.label("b"), *counts)
+                .select_from(r.col.table)
+                .where(r.col.is_not(None))
+                .group_by(b)
+            )
+    return union(parts)
+
+
+def value_statement(hand: list["Ranking"]) -> Any:
+    """The values at the wanted ranks: only the rows near the buckets holding them are
+    ranked, within their bucket."""
+    parts = []
+    for r in hand:
+        wanted = r.wanted()
+        values = (
+            sqlalchemy.select(
+                r.bucketing.expr(r.col).label("b"), sqlalchemy.cast(r.col, sqlalchemy.Double).label("v")
+            )
+            .select_from(r.col.table)
+            .where(r.col.is_not(None), r.bucketing.near(r.col, wanted))
+            .subquery(f"s{r.index}")
+        )
+        ranked = (
+            sqlalchemy.select(
+                values.c.b,
+                values.c.v,
+                func.row_number().over(partition_by=values.c.b, order_by=values.c.v).label("rn"),
+            )
+            .where(values.c.b.in_(sorted(wanted)))
+            .subquery(f"r{r.index}")
+        )
+        parts.append(
+            sqlalchemy.select(
+                literal_column(str(r.index)).label("i"), ranked.c.b, ranked.c.rn, ranked.c.v
+            ).where(
+                sqlalchemy.or_(
+                    *(
+                        sqlalchemy.and_(ranked.c.b == b, ranked.c.rn.in_(sorted(ranks)))
+                        for b, ranks in wanted.items()
+                    )
+                )
+            )
+        )
+    return union(parts)
 
 
 def union(parts: list[Any]) -> Any:
