@@ -7,18 +7,22 @@ The statements of a table, whatever its column count:
    table, in one more statement);
 2. one fused aggregate: the row count and, per column, non-null count, min, max, sum,
    standard deviation, string lengths;
-3. the distinct/unique pass: a `GROUP BY` per column, joined with `UNION ALL`;
+3. the distinct/unique pass: a `GROUP BY` per column, joined with `UNION ALL` (PostgreSQL:
+   `count(DISTINCT)` for the columns `pg_stats` expects all distinct, one `GROUPING SETS`
+   scan for those it expects few values of);
 4. quartiles: `percentile_cont ... WITHIN GROUP` where the dialect has it (PostgreSQL,
    Snowflake); elsewhere (MySQL/MariaDB, SQLite) the values at the ranks it interpolates
-   between: a column of up to `RANK_ALL` values ranks them all, a larger one first counts
-   its values into `BUCKETS` buckets, then ranks only the buckets holding those ranks.
+   between: a column's groups are counted into `BUCKETS` buckets (1 up to `RANK_ALL`
+   values), which gives its distinct and unique counts too, then only the buckets holding
+   those ranks are ranked.
 
 Up to 8 columns, each pass is one statement and inline percentiles ride in the aggregate:
-PostgreSQL 3 statements a table (with the catalog's size query), MySQL/MariaDB 4 (5 past
-`RANK_ALL` values), SQLite 3 (4). Wider tables split the distinct pass, the percentiles and
-the bucket passes into up to `threadCount` statements that run at once, each on a
-connection of its own (a sample's temporary table keeps one connection, one statement
-after another): PostgreSQL at 30 columns and 4 threads costs 10 statements, as at 300.
+PostgreSQL 3 or 4 statements a table (the catalog's size query; the few-values scan),
+SQLite 3 or 4 (the distinct pass only for columns not ranked), MySQL/MariaDB one more (the
+catalog). Wider tables deal the passes into up to `threadCount` statements that run at
+once (see `passes.py`; a sample's temporary table keeps one connection, one statement after
+another): PostgreSQL at 30 columns and 4 threads costs 11 statements, as at 300, the
+aggregate staying one (dealt too where the rank passes wait on it).
 Nothing but aggregates and a few ranked values leaves the database.
 """
 

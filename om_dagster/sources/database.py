@@ -25,6 +25,10 @@ from om_dagster.sources.types import ColumnType, column_type
 CHUNK = 200
 VIEW_TYPES = frozenset({"View", "MaterializedView", "SecureView"})  # what includeViews covers
 CONNECTION = "source.serviceConnection.config"
+# Connections an engine keeps for reuse (none is opened ahead): the profiler holds up to two
+# a worker; with SQLAlchemy's default of 5, the ones past it closed on return and were opened
+# again, table after table (1,000 narrow PostgreSQL tables: 28.4 s, 24.5 s kept).
+POOL_SIZE = 32
 SOURCE_CONFIG = "source.sourceConfig.config"
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from om_dagster.core.recipe import Legacy, Model
 from om_dagster.sources import types
-from om_dagster.sources.database import DatabaseConnection
+from om_dagster.sources.database import POOL_SIZE, DatabaseConnection
 from om_dagster.sources.types import ColumnType
 
 
@@ -67,7 +67,7 @@ class ServerConnection(DatabaseConnection):
             query=self.connectionOptions or {},
         )
         args = {**connect_args, **(self.connectionArguments or {})}
-        return sqlalchemy.create_engine(url, connect_args=args, pool_pre_ping=False)
+        return sqlalchemy.create_engine(url, connect_args=args, pool_pre_ping=False, pool_size=POOL_SIZE)
 
 
 def native_display(sa_type: TypeEngine, mapped: ColumnType, dialect: Dialect) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL, Engine
 
 from om_dagster.core.steps import StepError
 from om_dagster.sources import types
-from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
+from om_dagster.sources.database import CONNECTION, POOL_SIZE, DatabaseConnection, DatabaseSource
 from om_dagster.sources.server import native_display
 
 # snowflake-sqlalchemy's type classes -> OpenMetadata dataType (generic names are in types.py).
@@ -104,7 +104,9 @@ class SnowflakeSource(DatabaseSource):
             database=database,
             query={**query, **(c.connectionOptions or {})},
         )
-        return sqlalchemy.create_engine(url, connect_args={**args, **(c.connectionArguments or {})})
+        return sqlalchemy.create_engine(
+            url, connect_args={**args, **(c.connectionArguments or {})}, pool_size=POOL_SIZE
+        )
 
     def databases(self) -> Iterator[tuple[str, Engine]]:
         if self.connection.database:

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine, Inspector
 
 from om_dagster.core.steps import StepError
-from om_dagster.sources.database import CONNECTION, DatabaseConnection, DatabaseSource
+from om_dagster.sources.database import CONNECTION, POOL_SIZE, DatabaseConnection, DatabaseSource
 
 
 class SQLiteConnection(DatabaseConnection):
@@ -52,7 +52,7 @@ class SqliteSource(DatabaseSource):
                     f"{str(path)!r}: give the path of an existing database file"
                 )
             url = f"sqlite+pysqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true"
-        engine = sqlalchemy.create_engine(url, connect_args=args)
+        engine = sqlalchemy.create_engine(url, connect_args=args, pool_size=POOL_SIZE)
         self.table_sql = {}
         self._serve_table_sql(engine)
         # OpenMetadata's rule for single-database engines: `database`, else "default".
