@@ -25,7 +25,7 @@ from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
 from om_dagster.profiler.passes import Connections, SqliteProcesses, Statements
 from om_dagster.profiler.source import ProfilerSource, parse_config
-from om_dagster.profiler.table import TableProfiler
+from om_dagster.profiler.table import CHUNK_COLUMNS, TableProfiler
 from om_dagster.quality.runner import recipe_case, run_on
 from om_dagster.sources.database import DatabaseSource
 
@@ -113,7 +113,9 @@ class OrmProfilerProcessor(Processor):
             with engine.connect() as conn:
                 dialect = dialect_for(engine)
                 now_ms = int(time.time() * 1000)
-                passes = self.passes[table["database"]]
+                passes: Statements | None = self.passes[table["database"]]
+                if isinstance(passes, SqliteProcesses) and len(table["columns"]) <= CHUNK_COLUMNS:
+                    passes = None  # a pass too small to pay a worker's round trip: on `conn`
                 result = TableProfiler(conn, dialect, settings, passes).profile(
                     table["schema"], table["name"], table["columns"], now_ms
                 )

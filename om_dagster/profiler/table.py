@@ -681,7 +681,7 @@ def bucket_statement(hand: list["Ranking"]) -> Any:
                 .group_by(r.col)
                 .subquery(f"g{r.index}")
             )
-            b = r.bucketing.expr(groups.c.v)
+            b = r.bucketing.expr(groups.c.v) if r.buckets > 1 else literal_column("0")
             counts = [
                 func.sum(groups.c.k),
                 func.min(groups.c.v),
@@ -689,7 +689,8 @@ def bucket_statement(hand: list["Ranking"]) -> Any:
                 func.count(),
                 func.sum(case((groups.c.k == 1, 1), else_=0)),
             ]
-            parts.append(sqlalchemy.select(index, b.label("b"), *counts).select_from(groups).group_by(b))
+            select = sqlalchemy.select(index, b.label("b"), *counts).select_from(groups)
+            parts.append(select.group_by(b) if r.buckets > 1 else select)
         else:
             b = r.bucketing.expr(r.col)
             nothing = sqlalchemy.null()
@@ -708,6 +709,22 @@ def value_statement(hand: list["Ranking"]) -> Any:
     ranked, within their bucket."""
     parts = []
     for r in hand:
+        index = literal_column(str(r.index)).label("i")
+        if r.buckets == 1:  # a small column: all of it ranked, in a statement as small
+            ranked = (
+                sqlalchemy.select(
+                    sqlalchemy.cast(r.col, sqlalchemy.Double).label("v"),
+                    func.row_number().over(order_by=r.col).label("rn"),
+                )
+                .select_from(r.col.table)
+                .where(r.col.is_not(None))
+                .subquery(f"r{r.index}")
+            )
+            zero = literal_column("0").label("b")
+            parts.append(
+                sqlalchemy.select(index, zero, ranked.c.rn, ranked.c.v).where(ranked.c.rn.in_(r.ranks()))
+            )
+            continue
         wanted = r.wanted()
         values = (
             sqlalchemy.select(
@@ -727,9 +744,7 @@ def value_statement(hand: list["Ranking"]) -> Any:
             .subquery(f"r{r.index}")
         )
         parts.append(
-            sqlalchemy.select(
-                literal_column(str(r.index)).label("i"), ranked.c.b, ranked.c.rn, ranked.c.v
-            ).where(
+            sqlalchemy.select(index, ranked.c.b, ranked.c.rn, ranked.c.v).where(
                 sqlalchemy.or_(
                     *(
                         sqlalchemy.and_(ranked.c.b == b, ranked.c.rn.in_(sorted(ranks)))
