@@ -221,7 +221,7 @@ class Database:
             for statement in statements(self.dataset, "postgres", self.size):
                 conn.execute(sqlalchemy.text(statement))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sqlalchemy.text("ANALYZE"))
+            conn.execute(sqlalchemy.text("VACUUM ANALYZE"))  # settled: hint bits set, as on a table in use
         engine.dispose()
         config = {
             "type": "Postgres",

@@ -131,9 +131,8 @@ class SqliteProcesses:
     def serves(engine: Engine) -> bool:
         """A SQLite database in a file (an in-memory one lives in its process only)."""
         database = str(engine.url.database or "")
-        return (
-            engine.dialect.name == "sqlite" and database not in ("", ":memory:") and "memory" not in database
-        )
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        return engine.dialect.name == "sqlite" and not in_memory and engine.url.query.get("mode") != "memory"
 
     def submit(self, statement: Any, budget: Budget) -> "Future[list[Any]]":
         compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
