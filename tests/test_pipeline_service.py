@@ -239,10 +239,15 @@ def test_toggle_starts_and_stops_the_schedule_of_recipes_reporting_to_it(live):
 
 def test_kill_terminates_a_running_run_and_openmetadata_hears_it(live):
     client, standin, _ = live
-    standin.delay("GET", "/api/v1/tables", seconds=30, times=1)  # the run waits in its sink
-    run_id = client.run("svc.slow")
-    wait_for(client, "svc.slow", run_id, {"running"})
-    assert client.kill("svc.slow")["message"] == "svc.slow: 1 run(s) terminated"
+    # the run waits in its sink; a run the daemon starts meanwhile may take a slow answer too
+    # (one slow answer alone was once taken by a schedule's run, and this run never waited)
+    standin.delay("GET", "/api/v1/tables", seconds=30, times=4)
+    try:
+        run_id = client.run("svc.slow")
+        wait_for(client, "svc.slow", run_id, {"running"})
+        assert client.kill("svc.slow")["message"] == "svc.slow: 1 run(s) terminated"
+    finally:
+        standin.delay_next.clear()  # no later run is slowed
     assert wait_for(client, "svc.slow", run_id, {"stopped", "failed"}) == "stopped"
     # told by the run itself, or (a run killed before it could say so) by the stopped-runs
     # sensor on its next tick: wait for OpenMetadata to hear it, not a fixed time
