@@ -47,6 +47,7 @@ from typing import Any
 
 import sqlalchemy
 from ingest import free_port, machine  # bench/ingest.py: the same machine line and ports
+from ingest import recipe as ingest_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve()
@@ -249,26 +250,11 @@ class Database:
 
 
 def recipe(source: dict, service: str, port: int, profiler: bool) -> str:
-    kind = {"type": "Profiler"} if profiler else {"type": "DatabaseMetadata"}
-    workflow: dict[str, Any] = {
-        "source": {
-            "type": source["type"],
-            "serviceName": service,
-            "serviceConnection": {"config": source["config"]},
-            "sourceConfig": {"config": {**kind, **source.get("sourceConfig", {})}},
-        },
-        "sink": {"type": "metadata-rest", "config": {}},
-        "workflowConfig": {
-            "loggerLevel": "WARN",
-            "openMetadataServerConfig": {
-                "hostPort": f"http://127.0.0.1:{port}/api",
-                "authProvider": "openmetadata",
-                "securityConfig": {"jwtToken": TOKEN},
-            },
-        },
-    }
+    """bench/ingest.py's metadata recipe, or the same service's profiler recipe."""
+    workflow = json.loads(ingest_recipe(source, service, port))
     if profiler:
-        workflow = {**workflow, "processor": {"type": "orm-profiler", "config": {}}}
+        workflow["source"]["sourceConfig"]["config"]["type"] = "Profiler"
+        workflow["processor"] = {"type": "orm-profiler", "config": {}}
     return json.dumps(workflow, indent=1)
 
 

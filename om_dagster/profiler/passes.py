@@ -72,14 +72,18 @@ class Statements(Protocol):
     """Runs a table's statements, handing back their rows as futures."""
 
     width: int  # statements it runs at once
+    wide_only: bool  # worth its round trips for a wide table only
 
     def submit(self, statement: Any, budget: Budget) -> "Future[list[Any]]": ...
+
+    def close(self) -> None: ...
 
 
 class OneConnection:
     """One after another on one connection (the one holding a sample)."""
 
     width = 1
+    wide_only = False
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -92,10 +96,15 @@ class OneConnection:
             done.set_exception(err)
         return done
 
+    def close(self) -> None:
+        """The connection is its owner's to close."""
+
 
 class Connections:
     """At once, each on a connection of its own from `engine`. The pool is the processor's,
     shared by every table: its size bounds the statements in flight."""
+
+    wide_only = False
 
     def __init__(self, engine: Engine, pool: ThreadPoolExecutor, width: int) -> None:
         self.engine, self.pool, self.width = engine, pool, width
@@ -107,6 +116,9 @@ class Connections:
 
         return self.pool.submit(run)
 
+    def close(self) -> None:
+        """The connections are the engine's, disposed with it."""
+
 
 class WorkerError(Exception):
     """A statement a worker process could not run, in SQLite's words."""
@@ -115,7 +127,10 @@ class WorkerError(Exception):
 class SqliteProcesses:
     """At once, each in a worker process (`sqlite_worker.py`, run as a script: it imports
     nothing of om-dagster) holding a read-only connection to the file. Workers start on
-    first use, up to `width`, and stop with `close`."""
+    first use, up to `width`, and stop with `close`. A narrow table's passes stay on its own
+    connection: a worker's round trips cost more than they do."""
+
+    wide_only = True
 
     def __init__(self, engine: Engine, pool: ThreadPoolExecutor, width: int) -> None:
         self.engine, self.pool, self.width = engine, pool, width

@@ -25,7 +25,7 @@ from om_dagster.profiler.config import OrmProfilerConfig, table_settings
 from om_dagster.profiler.dialects import StatementTimeout, dialect_for
 from om_dagster.profiler.passes import Connections, SqliteProcesses, Statements
 from om_dagster.profiler.source import ProfilerSource, parse_config
-from om_dagster.profiler.table import CHUNK_COLUMNS, TableProfiler
+from om_dagster.profiler.table import TableProfiler
 from om_dagster.quality.runner import recipe_case, run_on
 from om_dagster.sources.database import DatabaseSource
 
@@ -48,7 +48,7 @@ class OrmProfilerProcessor(Processor):
         self.passes: dict[str, Statements] = {}
         self.lock = threading.Lock()
         self.threads = self.source_config.threadCount or DEFAULT_THREADS
-        self.statements = ThreadPoolExecutor(self.threads, thread_name_prefix="profiler-pass")
+        self.pass_pool = ThreadPoolExecutor(self.threads, thread_name_prefix="profiler-pass")
         legacy = self.processor_config.legacyTestSuite
         self.legacy_cases = legacy.cases() if legacy else {}
 
@@ -76,7 +76,7 @@ class OrmProfilerProcessor(Processor):
                 event.listen(engine, "connect", dialect_for(engine).prepare)
                 self.engines[database] = engine
                 runner = SqliteProcesses if SqliteProcesses.serves(engine) else Connections
-                self.passes[database] = runner(engine, self.statements, self.threads)
+                self.passes[database] = runner(engine, self.pass_pool, self.threads)
             return self.engines[database]
 
     def run(self, records: Iterable[Record]) -> Iterator[Record]:
@@ -113,9 +113,7 @@ class OrmProfilerProcessor(Processor):
             with engine.connect() as conn:
                 dialect = dialect_for(engine)
                 now_ms = int(time.time() * 1000)
-                passes: Statements | None = self.passes[table["database"]]
-                if isinstance(passes, SqliteProcesses) and len(table["columns"]) <= CHUNK_COLUMNS:
-                    passes = None  # a pass too small to pay a worker's round trip: on `conn`
+                passes = self.passes[table["database"]]
                 result = TableProfiler(conn, dialect, settings, passes).profile(
                     table["schema"], table["name"], table["columns"], now_ms
                 )
@@ -134,9 +132,8 @@ class OrmProfilerProcessor(Processor):
         return [profile, *tested]
 
     def close(self) -> None:
-        self.statements.shutdown(cancel_futures=True)
+        self.pass_pool.shutdown(cancel_futures=True)
         for passes in self.passes.values():
-            if isinstance(passes, SqliteProcesses):
-                passes.close()
+            passes.close()
         for engine in self.engines.values():
             engine.dispose()

@@ -150,6 +150,8 @@ class TableProfiler:
         if sampled or self.settings.profile_query:
             source = self._materialize(whole, names)
             self.passes = OneConnection(self.conn)
+        elif self.passes.wide_only and len(plans) <= CHUNK_COLUMNS:
+            self.passes = OneConnection(self.conn)  # its passes too small to pay the round trips
         profile: dict[str, Any] = {"timestamp": now_ms}
         if sampled:
             profile["profileSample"] = sample.profileSample
@@ -219,7 +221,7 @@ class TableProfiler:
             sent.append((what, self.passes.submit(statement, self.budget), parse))
 
         grouped = [p for p in plans if p.data_type in GROUPABLE and p.wants(*DISTINCT_METRICS)]
-        few = [p for p in grouped if self.dialect.distinct_by_sort and self.expected.get(p.name) == "few"]
+        few = [p for p in grouped if self.expected.get(p.name) == "few"]
         if len(few) > 1:
             send("distinct", self._few_statement(source, few), counted(few))
         else:
@@ -391,10 +393,8 @@ class TableProfiler:
         )
 
     def _sort_distinct(self, plan: ColumnPlan) -> bool:
-        return (
-            self.dialect.distinct_by_sort
-            and self.expected.get(plan.name) == "unique"
-            and (plan.numeric or plan.data_type in TEMPORAL | STRINGS | {"UUID"})
+        return self.expected.get(plan.name) == "unique" and (
+            plan.numeric or plan.data_type in TEMPORAL | STRINGS | {"UUID"}
         )
 
     def _percentile_statement(self, source: Any, plans: list[ColumnPlan]) -> Any:
@@ -579,8 +579,6 @@ class Bucketing:
     def near(self, col: Any, buckets: Iterable[int]) -> Any:
         """Values in or just around `buckets`: a plain range test on the column, so the
         bucket's arithmetic runs on those rows only (the margin covers its rounding)."""
-        if self.count == 1:
-            return sqlalchemy.true()
         margin = self.width * 1e-6
         ranges = []
         for b in sorted(buckets):
