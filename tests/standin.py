@@ -21,6 +21,7 @@ import base64
 import copy
 import fnmatch
 import functools
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,8 @@ COLLECTIONS = {
             "databaseSchema",
             "databaseSchemas",
         ),
+        # `QueryResource`: FQN `<service>.<name>` (`QueryRepository.setFullyQualifiedName`)
+        Collection("queries", "api/data/createQuery.json", "query", "service", "services/databaseServices"),
         Collection(
             "services/ingestionPipelines",
             "api/services/ingestionPipelines/createIngestionPipeline.json",
@@ -265,6 +269,9 @@ class State:
     requests: Counter = field(default_factory=Counter)
     total_requests: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
+    parent_usage: dict[str, dict[str, int]] = field(default_factory=dict)  # schema/database FQN -> day -> n
+    joins: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # column FQN pair -> day -> n
+    percentiles: list[tuple[str, str]] = field(default_factory=list)  # (entity, date) computed
 
 
 class StandIn:
@@ -454,6 +461,8 @@ class StandIn:
             return 200, self.field_query(query)
         if rest.startswith("dataQuality/"):
             return self.data_quality(method, rest[len("dataQuality/") :], query, body)
+        if rest.startswith("usage/"):
+            return self.usage(method, rest[len("usage/") :], body)
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
@@ -464,6 +473,10 @@ class StandIn:
                 return 200, {"data": self.pipeline_statuses(unquote(tail[: -len("/pipelineStatus")]))}
         if collection == "tables" and tail.endswith("/tableProfile") and method == "PUT":
             return 200, self.put_table_profile(tail[: -len("/tableProfile")], body)
+        if collection == "tables" and tail.endswith("/joins") and method == "PUT":
+            return 200, self.put_joins(tail[: -len("/joins")], body)
+        if collection == "queries" and method == "PUT" and tail == "":
+            return self.put_query(body)
         if method == "PUT" and tail == "":
             return self.put(collection, body)
         if method == "PUT" and tail == "bulk":
@@ -755,6 +768,118 @@ class StandIn:
             table["_profiles"][-1] = copy.deepcopy(body)
             answer = _public(table)
         return answer | {"profile": body["tableProfile"]}
+
+    # --- usage ----------------------------------------------------------------------------
+
+    def usage(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        """`UsageResource`: `POST|PUT /usage/table/{id}` with a `DailyCount`; POST replaces the
+        day's count (`UsageDAO.insertOrReplaceCount`), PUT adds to it (`insertOrUpdateCount`);
+        either way the count is added to the table's schema and database (`UsageRepository.
+        tableEntityUsage`); 201 and a ChangeEvent. `POST /usage/compute.percentile/{entity}/
+        {date}`: 201, no body."""
+        parts = rest.split("/")
+        if parts[0] == "compute.percentile" and len(parts) == 3 and method == "POST":
+            with self.state.lock:
+                self.state.percentiles.append((parts[1], parts[2]))
+            return 201, None
+        if parts[0] != "table" or len(parts) != 2 or method not in ("POST", "PUT"):
+            raise ApiError(405, f"HTTP 405 Method Not Allowed: {method} /api/v1/usage/{rest}")
+        self._check_body("type/dailyCount.json", body)
+        with self.state.lock:
+            where = self.state.by_id.get(parts[1])
+            table = self.state.entities["tables"].get(where[1]) if where and where[0] == "tables" else None
+            if table is None or table.get("deleted"):
+                raise ApiError(404, f"table instance for {parts[1]} not found")
+            day, count = body["date"], body["count"]
+            daily = table.setdefault("_usage", {})
+            daily[day] = count if method == "POST" else daily.get(day, 0) + count
+            for parent in (table["databaseSchema"], table["database"]):
+                parent_usage = self.state.parent_usage.setdefault(parent["fullyQualifiedName"], {})
+                parent_usage[day] = parent_usage.get(day, 0) + count
+            answer = {
+                "id": str(uuid.uuid4()),
+                "eventType": "entityUpdated",
+                "entityType": "table",
+                "entityId": table["id"],
+                "entityFullyQualifiedName": table["fullyQualifiedName"],
+                "timestamp": int(time.time() * 1000),
+                "changeDescription": {"fieldsUpdated": [{"name": "usageSummary"}]},
+                "entity": _public(table),
+            }
+        return 201, answer
+
+    def put_joins(self, table_id: str, body: Any) -> dict[str, Any]:
+        """`PUT /tables/{id}/joins` (`TableRepository.addJoins`): the table, then the date (today
+        and the 30 days before), then each column, joined table and joined column are checked
+        before anything is written; a day's count per column pair replaces that day's; 200 and
+        the table with its joins."""
+        self._check_body("entity/data/table.json#/definitions/tableJoins", body)
+        with self.state.lock:
+            where = self.state.by_id.get(table_id)
+            table = self.state.entities["tables"].get(where[1]) if where and where[0] == "tables" else None
+            if table is None or table.get("deleted"):
+                raise ApiError(404, f"table instance for {table_id} not found")
+            day = date.fromisoformat(body["startDate"])
+            today = datetime.now().date()  # the server's local date
+            if not today - timedelta(days=30) <= day <= today:
+                raise ApiError(400, "Date range can only include past 30 days starting today")
+            names = {c["name"] for c in table.get("columns", [])}
+            pairs = []
+            for join in body.get("columnJoins") or []:
+                if join["columnName"] not in names:
+                    raise ApiError(400, f"Invalid column name {join['columnName']}")
+                for joined in join.get("joinedWith") or []:
+                    other_fqn, _, other_column = joined["fullyQualifiedName"].rpartition(".")
+                    other = self.state.entities["tables"].get(other_fqn)
+                    if other is None or other.get("deleted"):
+                        raise ApiError(404, f"table instance for {other_fqn} not found")
+                    if other_column not in {c["name"] for c in other.get("columns", [])}:
+                        raise ApiError(
+                            400, f"Invalid fully qualified column name {joined['fullyQualifiedName']}"
+                        )
+                    mine = f"{table['fullyQualifiedName']}.{join['columnName']}"
+                    pairs.append((tuple(sorted((mine, joined["fullyQualifiedName"]))), joined["joinCount"]))
+            for pair, count in pairs:
+                self.state.joins.setdefault(pair, {})[body["startDate"]] = count
+            return _public(table) | {"joins": self.joins_of(table["fullyQualifiedName"])}
+
+    def joins_of(self, table_fqn: str) -> dict[str, Any]:
+        """`TableRepository.getJoins`: the last 30 days' counts summed, both directions."""
+        columns: dict[str, dict[str, int]] = {}
+        for (a, b), days in self.state.joins.items():
+            for mine, other in ((a, b), (b, a)):
+                if mine.rpartition(".")[0] == table_fqn:
+                    column = columns.setdefault(mine.rpartition(".")[2], {})
+                    column[other] = column.get(other, 0) + sum(days.values())
+        return {
+            "startDate": (datetime.now().date() - timedelta(days=30)).isoformat(),
+            "dayCount": 30,
+            "columnJoins": [
+                {
+                    "columnName": c,
+                    "joinedWith": [{"fullyQualifiedName": o, "joinCount": n} for o, n in sorted(w.items())],
+                }
+                for c, w in sorted(columns.items())
+            ],
+            "directTableJoins": [],
+        }
+
+    def put_query(self, body: Any) -> tuple[int, Any]:
+        """`PUT /queries` (`QueryResource.createOrUpdate`, `QueryMapper`, `QueryRepository`): the
+        name defaults to the checksum, md5 of the text; each `queryUsedIn` entity must exist
+        (404); an update replaces `users`, `usedBy` and `queryUsedIn`."""
+        self._check_body("api/data/createQuery.json", body)
+        checksum = hashlib.md5(body["query"].encode("utf-8")).hexdigest()
+        request = dict(body, name=body.get("name") or checksum)
+        with self.state.lock:
+            for ref in body.get("queryUsedIn") or []:
+                if ref["id"] not in self.state.by_id:
+                    raise ApiError(404, f"{ref['type']} instance for {ref['id']} not found")
+            fqn, parent = self._prepare(COLLECTIONS["queries"], request)
+            status, entity = self._store(COLLECTIONS["queries"], request, fqn, parent)
+            entity["checksum"] = checksum
+            entity["_request"] = body
+        return status, _public(entity)
 
     # --- data quality -------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ def test_every_official_example_loads_or_names_its_unsupported_type(path):
     require_shared()
     source = yaml.safe_load(path.read_text())["source"]
     source_type, pipeline = source["type"], source["sourceConfig"]["config"].get("type", "DatabaseMetadata")
-    kinds = {"DatabaseMetadata": "metadata", "Profiler": "profiler", "TestSuite": "test_suite"}
+    kinds = {
+        "DatabaseMetadata": "metadata",
+        "Profiler": "profiler",
+        "TestSuite": "test_suite",
+        "DatabaseUsage": "usage",
+        "DatabaseLineage": "lineage",
+    }
     if source_type in known("source") and pipeline in kinds:
         recipe = load_recipe(path)
         assert recipe.workflow.source.type == source_type

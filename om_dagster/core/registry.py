@@ -30,6 +30,11 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("source", "TestSuite"): "om_dagster.quality.source:TestSuiteSource",
     ("processor", "orm-profiler"): "om_dagster.profiler.processor:OrmProfilerProcessor",
     ("processor", "orm-test-runner"): "om_dagster.quality.runner:TestRunnerProcessor",
+    ("source", "query-log-usage"): "om_dagster.queries.log:QueryLogUsageSource",
+    ("source", "query-log-lineage"): "om_dagster.queries.log:QueryLogLineageSource",
+    ("processor", "query-parser"): "om_dagster.queries.processor:QueryParserProcessor",
+    ("stage", "table-usage"): "om_dagster.usage.stage:TableUsageStage",
+    ("bulkSink", "metadata-usage"): "om_dagster.usage.bulk_sink:MetadataUsageBulkSink",
 }
 # Workflows whose source reads what the server holds through the dialect of `source.type`:
 # a function of (that type's metadata source class, the recipe) giving the workflow's source.

@@ -35,10 +35,16 @@ class Kind:
     TABLE_PROFILE = "tableProfile"
     # A table's test cases with their results (and the create request of the recipe's own).
     TEST_RESULTS = "testResults"
+    # A query a usage or lineage source read (its text, where and when it ran, by whom).
+    QUERY = "query"
+    # A query as the parser saw it: the tables it read and wrote, joins, column lineage.
+    PARSED_QUERY = "parsedQuery"
+    # A file of one day's usage per table, as the table-usage stage wrote it.
+    USAGE_FILE = "usageFile"
 
     CREATES = (DATABASE_SERVICE, DATABASE, DATABASE_SCHEMA, TABLE)
     # What a source counts as read: the entities it creates, and the tables it lists to work on.
-    READ = (*CREATES, TABLE_ENTITY)
+    READ = (*CREATES, TABLE_ENTITY, QUERY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -310,6 +310,42 @@ class OpenMetadataClient:
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, pipeline_fqn)
 
+    def post_usage(self, table_id: str, table_fqn: str, day: str, count: int) -> None:
+        """`POST /usage/table/{id}` (`UsageResource.create`): the day's count, replacing what
+        that day had (PUT would add to it)."""
+        path = f"/usage/table/{table_id}"
+        response = self._call("POST", path, table_fqn, json={"date": day, "count": count})
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "POST", path, table_fqn)
+
+    def compute_percentile(self, entity: str, day: str) -> None:
+        """`POST /usage/compute.percentile/{entity}/{date}`: rank the day's usage counts."""
+        path = f"/usage/compute.percentile/{entity}/{day}"
+        response = self._call("POST", path, f"{entity} percentiles of {day}")
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "POST", path, f"{entity} percentiles of {day}")
+
+    def put_joins(self, table_id: str, table_fqn: str, joins: dict[str, Any]) -> str | None:
+        """`PUT /tables/{id}/joins` (`TableRepository.addJoins`); why the server refused it
+        (a 400 or 404: a date, a column or a table it will not take), or None."""
+        path = f"/tables/{table_id}/joins"
+        response = self._call("PUT", path, table_fqn, json=joins)
+        if response.status_code in (400, 404):
+            return str(self._fail(response, "PUT", path, table_fqn))
+        if response.status_code != 200:
+            raise self._fail(response, "PUT", path, table_fqn)
+        return None
+
+    def put_query(self, body: dict[str, Any]) -> str | None:
+        """`PUT /queries` (create or update by `<service>.<name>`); why the server refused it."""
+        what = f"query {body.get('name')}"
+        response = self._call("PUT", "/queries", what, json=body)
+        if response.status_code in (400, 404):
+            return str(self._fail(response, "PUT", "/queries", what))
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", "/queries", what)
+        return None
+
     def close(self) -> None:
         self.session.close()
 

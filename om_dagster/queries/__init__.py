@@ -1,0 +1,1 @@
+"""Queries from a log or the database: read, parsed once each, for usage and lineage."""

@@ -1,0 +1,436 @@
+"""What a query does to tables, by sqlglot (dialect-aware, maintained, and 20-40x faster
+than the official client's parser on the same queries): the tables it reads and writes, the
+column pairs it joins on, and which columns feed which.
+
+Every name is resolved against the service's tables (`Catalog`) with the query's default
+database and schema: a quoted name matches exactly, an unquoted one as its dialect folds
+it; a name that matches no table, or several, is a warning, never a guess. Pure functions
+of their arguments: they run in worker processes (`pool.py`), where a parse can be stopped.
+"""
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.lineage import lineage
+from sqlglot.schema import MappingSchema
+
+# OpenMetadata's connection types, as sqlglot names their dialects
+DIALECTS = {
+    "Postgres": "postgres",
+    "Redshift": "redshift",
+    "Mysql": "mysql",
+    "MariaDB": "mysql",
+    "SingleStore": "mysql",
+    "Snowflake": "snowflake",
+    "SQLite": "sqlite",
+    "BigQuery": "bigquery",
+    "Mssql": "tsql",
+    "AzureSQL": "tsql",
+    "Oracle": "oracle",
+    "Trino": "trino",
+    "Presto": "presto",
+    "Athena": "athena",
+    "Clickhouse": "clickhouse",
+    "Databricks": "databricks",
+    "UnityCatalog": "databricks",
+    "Hive": "hive",
+    "Impala": "hive",
+    "Teradata": "teradata",
+    "Doris": "doris",
+    "StarRocks": "starrocks",
+    "Duckdb": "duckdb",
+}
+# where an unqualified name lives when the query does not say
+DEFAULT_SCHEMA = {"postgres": "public", "redshift": "public", "sqlite": "main", "tsql": "dbo"}
+
+Key = tuple[str, str, str]  # (database, schema, table) as the service holds them
+Column = tuple[str, str, str, str]  # a table's key and a column name
+
+_LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b")
+_SPACE = re.compile(r"\s+")
+
+
+def masked(sql: str) -> str:
+    """The query with string and number literals as `?` and its spacing collapsed: queries
+    that differ only there are one query (parsed once, one Query entity)."""
+    return _SPACE.sub(" ", _LITERALS.sub("?", sql)).strip()
+
+
+def fingerprint(sql: str) -> str:
+    return hashlib.md5(masked(sql).encode("utf-8")).hexdigest()
+
+
+class Catalog:
+    """The service's tables and their columns, indexed for name resolution."""
+
+    def __init__(self, tables: Iterable[tuple[Key, list[str]]], dialect: str) -> None:
+        self.dialect = dialect
+        self.folding = sqlglot.Dialect.get_or_raise(dialect).normalization_strategy.name
+        self.columns: dict[Key, list[str]] = {}
+        self.by_name: dict[str, list[Key]] = {}  # lowercased table name -> keys
+        for key, columns in tables:
+            self.columns[key] = columns
+            self.by_name.setdefault(key[2].lower(), []).append(key)
+
+    def matches(self, part: exp.Identifier | None, real: str) -> bool:
+        if part is None:
+            return True
+        if part.quoted:
+            return part.this == real
+        if self.folding == "LOWERCASE":
+            return part.this.lower() == real
+        if self.folding == "UPPERCASE":
+            return part.this.upper() == real
+        return part.this.lower() == real.lower()  # case-insensitive dialects (and MySQL's usual setup)
+
+    def resolve(self, table: exp.Table, database: str | None, schema: str | None) -> Key | str:
+        """The table's key, or why it has none (unknown, ambiguous)."""
+        parts = table.parts  # [catalog.][db.]name, as written
+        name, db_part, catalog_part = parts[-1], _part(parts, 2), _part(parts, 3)
+        candidates = [k for k in self.by_name.get(str(name.this).lower(), []) if self.matches(name, k[2])]
+        if catalog_part is not None:
+            candidates = [k for k in candidates if self.matches(catalog_part, k[0])]
+        elif database:
+            candidates = [k for k in candidates if k[0] == database] or candidates
+        if db_part is not None:
+            candidates = [k for k in candidates if self.matches(db_part, k[1])]
+        else:
+            default = schema or DEFAULT_SCHEMA.get(self.dialect)
+            candidates = [k for k in candidates if k[1] == default] or candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        written = ".".join(p.sql(self.dialect) for p in parts)
+        if not candidates:
+            return f"unknown table {written}"
+        return f"ambiguous table {written}: " + ", ".join(".".join(k) for k in candidates)
+
+
+def _part(parts: list[Any], back: int) -> exp.Identifier | None:
+    if len(parts) < back or not isinstance(parts[-back], exp.Identifier):
+        return None
+    return parts[-back]
+
+
+@dataclass
+class Edge:
+    """Data moving from one table to another, with the columns that feed each target column."""
+
+    source: Key
+    target: Key
+    columns: dict[str, set[Column]] = field(default_factory=dict)
+
+
+@dataclass
+class Analysis:
+    """One query: the tables it touches, its joins and lineage, and what could not be told."""
+
+    reads: set[Key] = field(default_factory=set)
+    writes: set[Key] = field(default_factory=set)
+    joins: set[tuple[Column, Column]] = field(default_factory=set)
+    edges: list[Edge] = field(default_factory=list)
+    temps: dict[str, list[Edge]] = field(default_factory=dict)  # temp tables made, from what
+    unresolved: dict[str, str] = field(default_factory=dict)  # name -> why the catalog has no table
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reads": sorted(self.reads),
+            "writes": sorted(self.writes),
+            "joins": sorted(self.joins),
+            "edges": [_edge_dict(e) for e in self.edges],
+            "temps": {name: [_edge_dict(e) for e in edges] for name, edges in self.temps.items()},
+            "unresolved": self.unresolved,
+            "warnings": self.warnings,
+            "error": self.error,
+        }
+
+
+def _edge_dict(edge: Edge) -> dict[str, Any]:
+    return {
+        "source": edge.source,
+        "target": edge.target,
+        "columns": {to: sorted(froms) for to, froms in sorted(edge.columns.items())},
+    }
+
+
+TEMP = "a temporary table"
+WRITES = (exp.Insert, exp.Create, exp.Merge, exp.Update, exp.Delete)
+
+
+def analyze(
+    sql: str, dialect: str, catalog: Catalog, database: str | None = None, schema: str | None = None
+) -> dict[str, Any]:
+    """Parse `sql` (one or several statements) and tell what it does, as plain data."""
+    out = Analysis()
+    try:
+        statements = sqlglot.parse(sql, read=dialect)
+    except SqlglotError as err:
+        out.error = f"does not parse: {str(err).splitlines()[0][:200]}"
+        return out.as_dict()
+    for statement in statements:
+        if statement is None or isinstance(statement, exp.Command | exp.Set | exp.Use | exp.Transaction):
+            continue
+        try:
+            _statement(statement, dialect, catalog, database, schema, out)
+        except SqlglotError as err:
+            out.warnings.append(f"not understood: {str(err).splitlines()[0][:200]}")
+    return out.as_dict()
+
+
+def _statement(
+    statement: exp.Expr,
+    dialect: str,
+    catalog: Catalog,
+    database: str | None,
+    schema: str | None,
+    out: Analysis,
+) -> None:
+    """A name the catalog does not hold stands as `("", "", name)` in edges: it may be a
+    temporary table of the session, which the caller knows and the parser does not."""
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    temp = isinstance(statement, exp.Create) and statement.find(exp.TemporaryProperty) is not None
+    target_table = _target(statement)
+    keys: dict[int, Key] = {}  # id(table node) -> key
+    for table in statement.find_all(exp.Table):
+        if not table.name or (not table.db and table.name.lower() in ctes):
+            continue
+        found = TEMP if table is target_table and temp else catalog.resolve(table, database, schema)
+        if isinstance(found, str):
+            if found is not TEMP:
+                out.unresolved.setdefault(table.name, found)
+            keys[id(table)] = ("", "", table.name)
+            continue
+        keys[id(table)] = found
+        (out.writes if table is target_table else out.reads).add(found)
+    _joins(statement, dialect, catalog, keys, out)
+    query = _source_query(statement)
+    if query is None or target_table is None:
+        return
+    edges = _edges(statement, query, keys[id(target_table)], dialect, catalog, keys, out)
+    if temp:
+        out.temps[target_table.name] = edges
+    else:
+        out.edges += edges
+
+
+def _target(statement: exp.Expr) -> exp.Table | None:
+    if not isinstance(statement, WRITES):
+        return None
+    this = statement.this
+    if isinstance(this, exp.Schema):
+        this = this.this
+    return this if isinstance(this, exp.Table) else None
+
+
+def _source_query(statement: exp.Expr) -> exp.Expr | None:
+    """The query whose rows the statement writes (with the statement's CTEs), if any."""
+    if isinstance(statement, exp.Insert | exp.Create):
+        query = statement.expression
+        if not isinstance(query, exp.Query):
+            return None
+        if statement.args.get("with_") and not query.args.get("with_"):
+            query.set("with_", statement.args["with_"])  # the CTEs move with their table nodes
+        return query
+    if isinstance(statement, exp.Merge | exp.Update):
+        return statement
+    return None
+
+
+def _aliases(statement: exp.Expr, keys: dict[int, Key]) -> dict[str, Key]:
+    """Alias (or bare name) -> key, for the statement's resolved tables."""
+    out: dict[str, Key] = {}
+    for table in statement.find_all(exp.Table):
+        key = keys.get(id(table))
+        if key is not None:
+            out[(table.alias or table.name).lower()] = key
+    return out
+
+
+def _joins(statement: exp.Expr, dialect: str, catalog: Catalog, keys: dict[int, Key], out: Analysis) -> None:
+    """Column pairs compared with `=` in a JOIN's ON (or USING), across two tables; a CTE's
+    column that is a table's column counts as that table's."""
+    aliases: dict[str, Any] = dict(_aliases(statement, keys))
+    for cte in statement.find_all(exp.CTE):
+        select = cte.this if isinstance(cte.this, exp.Select) else None
+        inner = _aliases(select, keys) if select is not None else {}
+        passed = {}
+        for projection in select.expressions if select is not None else []:
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            if isinstance(value, exp.Column) and (found := _column(value, inner, catalog)):
+                passed[projection.alias_or_name.lower()] = found
+        aliases[cte.alias_or_name.lower()] = passed
+    for join in statement.find_all(exp.Join):
+        on = join.args.get("on")
+        if on is not None:
+            for eq in on.find_all(exp.EQ):
+                left, right = eq.this, eq.expression
+                if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+                    a, b = _column(left, aliases, catalog), _column(right, aliases, catalog)
+                    if a and b and a[:3] != b[:3]:
+                        out.joins.add((a, b) if a < b else (b, a))
+        for name in join.args.get("using") or []:
+            joined = keys.get(id(join.this)) if isinstance(join.this, exp.Table) else None
+            select = join.parent_select
+            first = select.args.get("from_") if select is not None else None
+            base = first.this if first is not None else None
+            left_key = keys.get(id(base)) if isinstance(base, exp.Table) else None
+            if joined and left_key and joined != left_key:
+                a, b = (*left_key, name.name), (*joined, name.name)
+                out.joins.add((a, b) if a < b else (b, a))
+
+
+def _column(column: exp.Column, aliases: dict[str, Any], catalog: Catalog) -> Column | None:
+    """The table column a column reference names (through a CTE's plain columns), if known."""
+    key = aliases.get(column.table.lower()) if column.table else None
+    if isinstance(key, dict):  # a CTE
+        return key.get(column.name.lower())
+    if key is None and not column.table:  # unqualified: the one table of the query having it
+        having = [k for k in set(aliases.values()) if isinstance(k, tuple) and _has(catalog, k, column.name)]
+        key = having[0] if len(having) == 1 else None
+    if key is None:
+        return None
+    real = _real_column(catalog, key, column.this)
+    return (*key, real) if real else None
+
+
+def _has(catalog: Catalog, key: Key, name: str) -> bool:
+    return any(c.lower() == name.lower() for c in catalog.columns.get(key, []))
+
+
+def _real_column(catalog: Catalog, key: Key, ident: exp.Identifier) -> str | None:
+    for real in catalog.columns.get(key, []):
+        if catalog.matches(ident, real):
+            return real
+    return None
+
+
+def _edges(
+    statement: exp.Expr,
+    query: exp.Expr,
+    target: Key,
+    dialect: str,
+    catalog: Catalog,
+    keys: dict[int, Key],
+    out: Analysis,
+) -> list[Edge]:
+    """The statement's table-level edges (each source read into the target) with, where
+    sqlglot can follow them, the source columns of each target column."""
+    sources = {k for t, k in ((t, keys.get(id(t))) for t in query.find_all(exp.Table)) if k and k != target}
+    edges = {source: Edge(source, target) for source in sorted(sources)}
+    try:
+        mappings = _column_lineage(statement, query, target, dialect, catalog, keys)
+    except (SqlglotError, KeyError, ValueError, AttributeError) as err:  # columns only: tables stand
+        out.warnings.append(f"column lineage not followed: {str(err).splitlines()[0][:200]}")
+        mappings = []
+    for to_column, source_columns in mappings:
+        for column in source_columns:
+            edge = edges.get(column[:3])
+            if edge is not None:
+                edge.columns.setdefault(to_column, set()).add(column)
+    return list(edges.values())
+
+
+def _column_lineage(
+    statement: exp.Expr,
+    query: exp.Expr,
+    target: Key,
+    dialect: str,
+    catalog: Catalog,
+    keys: dict[int, Key],
+) -> list[tuple[str, set[Column]]]:
+    """(target column, source columns) pairs, traced through CTEs and subqueries."""
+    if isinstance(statement, exp.Merge | exp.Update):
+        return _assignments(statement, catalog, keys)
+    schema: dict[str, Any] = {}
+    for table in list(query.find_all(exp.Table)):  # the real, quoted names: no folding guesses
+        key = keys.get(id(table))
+        if key is None or not key[0]:  # a CTE's name, or a table the catalog lacks (a temp?)
+            continue
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.set("catalog", exp.to_identifier(key[0], quoted=True))
+        table.set("db", exp.to_identifier(key[1], quoted=True))
+        table.set("this", exp.to_identifier(key[2], quoted=True))
+        table.set("alias", alias)
+        schema.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = dict.fromkeys(
+            catalog.columns[key], "text"
+        )
+    nodes = lineage(
+        None,
+        query,
+        schema=MappingSchema(schema, dialect=dialect, normalize=False),
+        dialect=dialect,
+        copy=False,
+    )
+    names = _target_columns(statement, list(nodes), target, catalog)
+    pairs = []
+    for node, to_column in zip(nodes.values(), names, strict=False):
+        froms: set[Column] = set()
+        for leaf in node.walk():
+            if leaf.downstream or not isinstance(leaf.source, exp.Table):
+                continue
+            key = (leaf.source.catalog, leaf.source.db, leaf.source.name)
+            name = leaf.name.split(".")[-1]
+            real = _real_name(catalog.columns.get(key, []), name) if key[0] else name
+            if real:
+                froms.add((*key, real))
+        if to_column and froms:
+            pairs.append((to_column, froms))
+    return pairs
+
+
+def _real_name(columns: list[str], name: str) -> str | None:
+    return next((c for c in columns if c == name), None) or next(
+        (c for c in columns if c.lower() == name.lower()), None
+    )
+
+
+def _target_columns(
+    statement: exp.Expr, projections: list[str], target: Key, catalog: Catalog
+) -> list[str | None]:
+    """The target's column each projection lands in: the statement's column list, else
+    the target's columns in order (INSERT), else the projections' own names (CREATE)."""
+    this = statement.this
+    if isinstance(this, exp.Schema) and this.expressions:
+        listed = [c.name for c in this.expressions if isinstance(c, exp.Identifier | exp.Column)]
+        if listed:
+            return [_real_name(catalog.columns.get(target, []), n) or n for n in listed]
+    if isinstance(statement, exp.Insert) and target in catalog.columns:
+        return list(catalog.columns[target])
+    if target in catalog.columns:
+        return [_real_name(catalog.columns[target], n) for n in projections]
+    return projections
+
+
+def _assignments(
+    statement: exp.Expr, catalog: Catalog, keys: dict[int, Key]
+) -> list[tuple[str, set[Column]]]:
+    """UPDATE ... SET and MERGE's WHEN clauses: each target column from the columns of its value."""
+    aliases = _aliases(statement, keys)
+    target = keys.get(id(_target(statement)))
+    columns = catalog.columns.get(target, []) if target else []
+    pairs: list[tuple[str, set[Column]]] = []
+
+    def add(to: exp.Expr, value: exp.Expr) -> None:
+        real = _real_name(columns, to.name) if isinstance(to, exp.Column | exp.Identifier) else None
+        froms = {c for c in (_column(col, aliases, catalog) for col in value.find_all(exp.Column)) if c}
+        froms = {c for c in froms if c[:3] != target}
+        if real and froms:
+            pairs.append((real, froms))
+
+    for node in statement.find_all(exp.Update, exp.Insert):
+        if node is statement or node.parent_select is None:
+            if isinstance(node, exp.Update):
+                for eq in node.expressions:
+                    if isinstance(eq, exp.EQ):
+                        add(eq.this, eq.expression)
+            elif isinstance(node.this, exp.Tuple) and isinstance(node.expression, exp.Tuple):
+                for to, value in zip(node.this.expressions, node.expression.expressions, strict=False):
+                    add(to, value)
+    return pairs

@@ -1,0 +1,1 @@
+"""Usage: parsed queries counted per table and day (stage), and sent to OpenMetadata (bulk sink)."""

@@ -1,0 +1,106 @@
+"""Usage: a query log through query-parser, table-usage and metadata-usage, into the stand-in,
+with counts, joins and queries equal to what is worked out here by hand; a rerun changes none."""
+
+import csv
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from om_dagster.location.definitions import build_definitions
+from om_dagster.queries.parser import masked
+from tests.conftest import make_sqlite, recipe_dict, write_recipe
+
+DDL = """
+CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount REAL, order_date TEXT);
+CREATE TABLE customers (id INTEGER PRIMARY KEY, country TEXT, name TEXT);
+CREATE TABLE daily (day TEXT, total REAL);
+"""
+TODAY = datetime.now(UTC).date()
+D1, D2, OLD = (TODAY - timedelta(days=n) for n in (2, 1, 60))
+JOIN = (
+    "SELECT c.name, sum(o.amount) FROM orders o JOIN customers c ON o.customer_id = c.id "
+    "WHERE c.country = '{}'"
+)
+INSERT = "INSERT INTO daily SELECT order_date, sum(amount) FROM orders WHERE amount > {} GROUP BY 1"
+LOG = [  # query_text, user_name, start_time, aborted
+    (JOIN.format("FR"), "ann", f"{D1} 09:00:00.250", ""),  # the official form, fractions of a second
+    (JOIN.format("DE"), "bob", f"{D1}T10:00:00", ""),  # ISO with T, no fraction
+    (JOIN.format("IT"), "ann", f"{D1} 11:00:00Z", ""),
+    (INSERT.format(10), "etl", f"{D2} 01:00:00+00:00", ""),
+    (INSERT.format(20), "etl", f"{D2} 02:00:00", "true"),  # aborted: no usage
+    ("SELECT * FROM nowhere", "ann", f"{D2} 03:00:00", ""),  # unknown table: a warning
+    ("SELECT FROM WHERE", "ann", f"{D2} 04:00:00", ""),  # does not parse: a warning
+    ("SET search_path = x", "ann", f"{D2} 05:00:00", ""),
+    (JOIN.format("ES"), "cid", f"{OLD} 08:00:00", ""),  # joins older than 30 days: not sent
+]
+
+
+def usage_recipe(db: Path, log: Path, stage: Path, server_url: str) -> dict:
+    recipe = recipe_dict(db, server_url=server_url)
+    recipe["source"]["type"] = "query-log-usage"
+    recipe["source"]["sourceConfig"] = {"config": {"type": "DatabaseUsage", "queryLogFilePath": str(log)}}
+    del recipe["sink"]
+    recipe["processor"] = {"type": "query-parser", "config": {}}
+    recipe["stage"] = {"type": "table-usage", "config": {"filename": str(stage)}}
+    recipe["bulkSink"] = {"type": "metadata-usage", "config": {"filename": str(stage)}}
+    return recipe
+
+
+@pytest.fixture
+def usage_run(tmp_path, standin):
+    db = make_sqlite(tmp_path / "shop.db", DDL)
+    log = tmp_path / "queries.csv"
+    with log.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["query_text", "user_name", "start_time", "aborted"])
+        writer.writerows(LOG)
+    folder = tmp_path / "wf"
+    write_recipe(folder / "shop.yaml", recipe_dict(db, server_url=standin.url))
+    write_recipe(folder / "shop_usage.yaml", usage_recipe(db, log, tmp_path / "stage", standin.url))
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("shop").execute_in_process().success
+    return lambda: defs.resolve_job_def("shop_usage").execute_in_process(raise_on_error=False)
+
+
+def usage(standin, table: str) -> dict[str, int]:
+    return standin.get("tables", f"svc.main.main.{table}").get("_usage", {})
+
+
+def test_usage_counts_joins_and_queries_match_the_log_and_a_rerun_changes_none(usage_run, standin):
+    result = usage_run()
+    assert result.success
+    expected = {
+        "orders": {str(D1): 3, str(D2): 1, str(OLD): 1},
+        "customers": {str(D1): 3, str(OLD): 1},
+        "daily": {str(D2): 1},
+    }
+    for table, days in expected.items():
+        assert usage(standin, table) == days, table
+    pair = ("svc.main.main.customers.id", "svc.main.main.orders.customer_id")
+    assert standin.state.joins == {pair: {str(D1): 3}}  # the old day's join refused, as the server would
+    queries = standin.all("queries")
+    join_shape = masked(JOIN.format("FR"))
+    name = hashlib.md5(join_shape.encode()).hexdigest()
+    assert set(queries) == {
+        f"svc.{name}",
+        f"svc.{hashlib.md5(masked(INSERT.format(10)).encode()).hexdigest()}",
+    }
+    join_query = queries[f"svc.{name}"]
+    assert join_query["query"] == join_shape and join_query["checksum"] == name
+    assert sorted(join_query["usedBy"]) == ["ann", "bob", "cid"]
+    used_in = {standin.state.by_id[ref["id"]][1] for ref in join_query["queryUsedIn"]}
+    assert used_in == {"svc.main.main.orders", "svc.main.main.customers"}
+    assert {("table", str(D1)), ("database", str(D1))} <= set(standin.state.percentiles)
+    source, processor, stage = result.output_for_node("shop_usage_steps.stage").statuses
+    assert source["records"] == len(LOG)
+    warned = " ".join(f"{w['name']}: {w['reason']}" for w in processor["warnings"])
+    assert "unknown table nowhere" in warned and "does not parse" in warned
+    assert stage["filtered_count"] == 1  # the aborted query
+    # a rerun: the server replaces each day's count and each query: nothing inflates
+    assert usage_run().success
+    for table, days in expected.items():
+        assert usage(standin, table) == days, table
+    assert standin.state.joins == {pair: {str(D1): 3}}
+    assert len(standin.all("queries")) == 2
