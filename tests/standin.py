@@ -272,6 +272,9 @@ class State:
     parent_usage: dict[str, dict[str, int]] = field(default_factory=dict)  # schema/database FQN -> day -> n
     joins: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # column FQN pair -> day -> n
     percentiles: list[tuple[str, str]] = field(default_factory=list)  # (entity, date) computed
+    lineage: dict[tuple[str, str], dict[str, Any]] = field(
+        default_factory=dict
+    )  # (from id, to id) -> details
 
 
 class StandIn:
@@ -463,6 +466,11 @@ class StandIn:
             return self.data_quality(method, rest[len("dataQuality/") :], query, body)
         if rest.startswith("usage/"):
             return self.usage(method, rest[len("usage/") :], body)
+        if rest == "lineage" and method == "PUT":
+            return 200, self.put_lineage(body)
+        if rest.startswith("lineage/getLineageEdge/") and method == "GET":
+            from_id, _, to_id = rest[len("lineage/getLineageEdge/") :].partition("/")
+            return 200, self.lineage_edge(from_id, to_id)
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
@@ -880,6 +888,48 @@ class StandIn:
             entity["checksum"] = checksum
             entity["_request"] = body
         return status, _public(entity)
+
+    # --- lineage ---------------------------------------------------------------------------
+
+    def _lineage_end(self, ref: dict[str, Any]) -> dict[str, Any]:
+        where = self.state.by_id.get(ref["id"])
+        entity = self.state.entities[where[0]].get(where[1]) if where else None
+        if entity is None or entity.get("deleted"):
+            raise ApiError(404, f"{ref['type']} instance for {ref['id']} not found")
+        return entity
+
+    def put_lineage(self, body: Any) -> None:
+        """`PUT /lineage` (`LineageResource.addLineage` -> `LineageRepository.addLineage`): both
+        entities must exist (404), each column named, once its entity's FQN is stripped, must be
+        a column of that entity (400 `Invalid column name`); the details replace what the edge
+        had (`relationshipDAO.insert` upserts the JSON: nothing is merged); 200, no body."""
+        self._check_body("api/lineage/addLineage.json", body)
+        edge = body["edge"]
+        with self.state.lock:
+            source, target = self._lineage_end(edge["fromEntity"]), self._lineage_end(edge["toEntity"])
+            details = copy.deepcopy(edge.get("lineageDetails") or {})
+            for mapping in details.get("columnsLineage") or []:
+                for column, entity in [
+                    *((c, source) for c in mapping.get("fromColumns") or []),
+                    (mapping.get("toColumn"), target),
+                ]:
+                    prefix = entity["fullyQualifiedName"] + "."
+                    names = {c["name"] for c in entity.get("columns", [])}
+                    if column is None or not column.startswith(prefix) or column[len(prefix) :] not in names:
+                        raise ApiError(400, f"Invalid column name {column}")
+            now = int(time.time() * 1000)
+            details.setdefault("source", "Manual")
+            details |= {"createdAt": now, "createdBy": "admin", "updatedAt": now, "updatedBy": "admin"}
+            self.state.lineage[(source["id"], target["id"])] = details
+        return None
+
+    def lineage_edge(self, from_id: str, to_id: str) -> dict[str, Any]:
+        """`GET /lineage/getLineageEdge/{fromId}/{toId}`: `{"edge": LineageDetails}`, or 404."""
+        with self.state.lock:
+            details = self.state.lineage.get((from_id, to_id))
+        if details is None:
+            raise ApiError(404, f"Lineage edge not found between {from_id} and  {to_id}")
+        return {"edge": copy.deepcopy(details)}
 
     # --- data quality -------------------------------------------------------------------
 

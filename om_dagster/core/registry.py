@@ -31,7 +31,7 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("processor", "orm-profiler"): "om_dagster.profiler.processor:OrmProfilerProcessor",
     ("processor", "orm-test-runner"): "om_dagster.quality.runner:TestRunnerProcessor",
     ("source", "query-log-usage"): "om_dagster.queries.log:QueryLogUsageSource",
-    ("source", "query-log-lineage"): "om_dagster.queries.log:QueryLogLineageSource",
+    ("source", "query-log-lineage"): "om_dagster.lineage.source:QueryLogLineageSource",
     ("processor", "query-parser"): "om_dagster.queries.processor:QueryParserProcessor",
     ("stage", "table-usage"): "om_dagster.usage.stage:TableUsageStage",
     ("bulkSink", "metadata-usage"): "om_dagster.usage.bulk_sink:MetadataUsageBulkSink",

@@ -41,6 +41,8 @@ class Kind:
     PARSED_QUERY = "parsedQuery"
     # A file of one day's usage per table, as the table-usage stage wrote it.
     USAGE_FILE = "usageFile"
+    # An edge between two tables (ids and FQNs), its column mappings, query and source.
+    LINEAGE = "lineage"
 
     CREATES = (DATABASE_SERVICE, DATABASE, DATABASE_SCHEMA, TABLE)
     # What a source counts as read: the entities it creates, and the tables it lists to work on.

@@ -346,6 +346,26 @@ class OpenMetadataClient:
             raise self._fail(response, "PUT", "/queries", what)
         return None
 
+    def lineage_edge(self, from_id: str, to_id: str, what: str) -> dict[str, Any] | None:
+        """`GET /lineage/getLineageEdge/{from}/{to}`: the edge's `LineageDetails`, or None."""
+        path = f"/lineage/getLineageEdge/{from_id}/{to_id}"
+        response = self._call("GET", path, what)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response, "GET", path, what)
+        return (response.json() or {}).get("edge") or {}
+
+    def put_lineage(self, edge: dict[str, Any], what: str) -> str | None:
+        """`PUT /lineage` (`AddLineage`): the edge and its details, replacing the details the
+        server had (it merges nothing); why the server refused it (400, 404), or None."""
+        response = self._call("PUT", "/lineage", what, json={"edge": edge})
+        if response.status_code in (400, 404):
+            return str(self._fail(response, "PUT", "/lineage", what))
+        if response.status_code not in (200, 201):
+            raise self._fail(response, "PUT", "/lineage", what)
+        return None
+
     def close(self) -> None:
         self.session.close()
 

@@ -111,7 +111,3 @@ class QueryLogSource(Source):
 
 class QueryLogUsageSource(QueryLogSource):
     type_name = "query-log-usage"
-
-
-class QueryLogLineageSource(QueryLogSource):
-    type_name = "query-log-lineage"

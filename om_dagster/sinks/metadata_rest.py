@@ -25,6 +25,8 @@ COLLECTIONS = {
     Kind.DATABASE_SCHEMA: "databaseSchemas",
     Kind.TABLE: "tables",
 }
+# what an edge keeps of the details the server holds, besides the merged columns
+LINEAGE_KEPT = frozenset({"pipeline", "description", "sqlQuery"})
 PARENT = {Kind.DATABASE: "service", Kind.DATABASE_SCHEMA: "database", Kind.TABLE: "databaseSchema"}
 OPTIONS = {"bulk_sink_batch_size"}
 # Server errors in a row (a 5xx or no answer, retries spent) before the sink stops: a server
@@ -42,6 +44,14 @@ class Known:
     id: str
     source_hash: str | None
     deleted: bool
+
+
+def merge_columns(held: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Column mappings of both, one per target column, sources united and sorted."""
+    by_target: dict[str, set[str]] = {}
+    for mapping in [*held, *new]:
+        by_target.setdefault(mapping["toColumn"], set()).update(mapping.get("fromColumns") or [])
+    return [{"fromColumns": sorted(froms), "toColumn": to} for to, froms in sorted(by_target.items())]
 
 
 def source_hash(body: dict[str, Any]) -> str:
@@ -115,6 +125,8 @@ class MetadataRestSink(Sink):
                 self._profile(record.body)
             elif record.kind == Kind.TEST_RESULTS:
                 self._test_results(record.body)
+            elif record.kind == Kind.LINEAGE:
+                self._lineage(record.body)
             elif record.kind == Kind.DATABASE_SERVICE:
                 self._service(record.body)
             elif record.kind in (Kind.DATABASE, Kind.DATABASE_SCHEMA):
@@ -194,6 +206,39 @@ class MetadataRestSink(Sink):
                     raise
                 except OpenMetadataError as err:
                     self.status.warning(case["fqn"], f"its failed rows sample was refused: {err}")
+
+    def _lineage(self, body: dict[str, Any]) -> None:
+        """An edge, its column mappings merged with those the server holds (a PUT replaces
+        them all: `LineageRepository.addLineage`), so reruns and other sources add, never
+        drop or duplicate; unchanged when the server already has them all."""
+        what = f"lineage {body['from']['fqn']} -> {body['to']['fqn']}"
+        try:
+            held = self.client.lineage_edge(body["from"]["id"], body["to"]["id"], what)
+            columns = merge_columns((held or {}).get("columnsLineage") or [], body["columns"])
+            if held is not None and columns == merge_columns(held.get("columnsLineage") or [], []):
+                self.status.same()
+                return
+            details = {k: v for k, v in (held or {}).items() if k in LINEAGE_KEPT}
+            details |= {
+                "sqlQuery": (held or {}).get("sqlQuery") or body["sqlQuery"],
+                "source": body["source"],
+            }
+            details["columnsLineage"] = columns
+            edge = {
+                "fromEntity": {"id": body["from"]["id"], "type": "table"},
+                "toEntity": {"id": body["to"]["id"], "type": "table"},
+                "lineageDetails": details,
+            }
+            if refused := self.client.put_lineage(edge, what):
+                self.status.failed(what, refused)
+            else:
+                self._count(held is not None)
+            self.server_errors = 0
+        except AuthError:
+            raise
+        except OpenMetadataError as err:
+            self.status.failed(what, str(err))
+            self._server_error(err)
 
     def _load_schema(self, schema_fqn: str) -> None:
         """What the server holds under this schema, to skip unchanged tables.

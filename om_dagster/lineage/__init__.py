@@ -1,0 +1,1 @@
+"""Lineage: table and column edges from a service's views and queries, merged into OpenMetadata."""
