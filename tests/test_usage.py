@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from om_dagster.location.definitions import build_definitions
 from om_dagster.queries.parser import masked
-from tests.conftest import make_sqlite, recipe_dict, write_recipe
+from tests.conftest import EXAMPLES, make_sqlite, recipe_dict, require_shared, run_sql, write_recipe
 
 DDL = """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount REAL, order_date TEXT);
@@ -104,3 +105,43 @@ def test_usage_counts_joins_and_queries_match_the_log_and_a_rerun_changes_none(u
         assert usage(standin, table) == days, table
     assert standin.state.joins == {pair: {str(D1): 3}}
     assert len(standin.all("queries")) == 2
+
+
+def test_the_official_query_log_usage_example_runs_on_mariadb(tmp_path, mysql, standin):
+    """`query_log_usage.yaml` after `mysql.yaml`, both as printed but for the server, the
+    credentials, the database read and the log's path: a MySQL query's database is
+    OpenMetadata's schema."""
+    require_shared()
+    schema = mysql.database
+    run_sql(
+        mysql,
+        "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE cast_ (film INT, actor TEXT)",
+    )
+    log = tmp_path / "queries.csv"
+    with log.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["query_text", "database_name", "user_name", "start_time"])
+        join = "SELECT f.title, c.actor FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {}"
+        writer.writerows([(join.format(n), schema, "ann", f"{D1} 10:00:00.000") for n in (1, 2)])
+        writer.writerow((f"SELECT count(*) FROM `{schema}`.films", "", "bob", f"{D1} 11:00:00.000"))
+    folder = tmp_path / "wf"
+    for name in ("mysql", "query_log_usage"):
+        data = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+        data["source"]["serviceConnection"]["config"].update(
+            hostPort=mysql.host_port, username=mysql.user, authType={"password": mysql.password}
+        )
+        if name == "mysql":
+            data["source"]["serviceConnection"]["config"]["databaseSchema"] = schema
+        else:
+            data["source"]["sourceConfig"]["config"]["queryLogFilePath"] = str(log)
+            for step in ("stage", "bulkSink"):
+                data[step]["config"]["filename"] = str(tmp_path / "stage")
+        data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
+        write_recipe(folder / f"{name}.yaml", data)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("mysql").execute_in_process().success
+    assert defs.resolve_job_def("query_log_usage").execute_in_process().success
+    tables = f"local_mysql.default.{schema}"
+    assert standin.get("tables", f"{tables}.films")["_usage"] == {str(D1): 3}
+    assert standin.get("tables", f"{tables}.cast_")["_usage"] == {str(D1): 2}
+    assert standin.state.joins == {(f"{tables}.cast_.film", f"{tables}.films.id"): {str(D1): 2}}

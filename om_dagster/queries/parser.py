@@ -90,7 +90,11 @@ class Catalog:
         return part.this.lower() == real.lower()  # case-insensitive dialects (and MySQL's usual setup)
 
     def resolve(self, table: exp.Table, database: str | None, schema: str | None) -> Key | str:
-        """The table's key, or why it has none (unknown, ambiguous)."""
+        """The table's key, or why it has none (unknown, ambiguous). MySQL's databases are
+        OpenMetadata's schemas (under the database `default`): a MySQL query's default
+        database is its default schema."""
+        if self.dialect == "mysql" and schema is None:
+            schema = database
         parts = table.parts  # [catalog.][db.]name, as written
         name, db_part, catalog_part = parts[-1], _part(parts, 2), _part(parts, 3)
         candidates = [k for k in self.by_name.get(str(name.this).lower(), []) if self.matches(name, k[2])]
