@@ -2,9 +2,13 @@
 
 The columns, by header (OpenMetadata's names; only `query_text` is required):
 `query_text`, `database_name`, `schema_name`, `user_name`, `start_time`, `end_time`,
-`duration` (milliseconds), `aborted` (true/false), `session_id`. Times are ISO 8601 in any
-form (`2024-05-01 10:00:00`, with fractions of a second or not, `T`, an offset or `Z`;
-without an offset, UTC) or seconds since the epoch. The file is streamed, row by row.
+`duration` (milliseconds), `aborted` (true/false), `session_id` (temporary tables are
+followed within a session; without one, within a user's queries on a database), `cost`
+(not read). Times are ISO 8601 in any form (`2024-05-01 10:00:00`, with fractions of a
+second or not, `T`, an offset or `Z`; without an offset, UTC) or seconds since the epoch.
+`queryLogFilePath` may be a folder: its `*.csv` files in name order. Files are streamed,
+row by row, and read whole (`resultLimit`, `queryLogDuration` and `filterCondition` are
+for a database's own history, as in OpenMetadata).
 """
 
 import csv
@@ -21,7 +25,7 @@ from om_dagster.queries.config import SOURCE_CONFIG, query_config, query_record
 
 COLUMNS = frozenset(
     {"query_text", "database_name", "schema_name", "user_name", "start_time", "end_time", "duration"}
-    | {"aborted", "session_id"}
+    | {"aborted", "session_id", "cost"}  # cost: read by OpenMetadata's cost analysis, not here
 )
 TRUE = frozenset({"true", "t", "1", "yes", "y"})
 
@@ -54,15 +58,22 @@ class QueryLogSource(Source):
                 f"{SOURCE_CONFIG}.queryLogFilePath", "required: the CSV file of queries to read"
             )
         warnings = field_warnings(recipe.path, config, SOURCE_CONFIG)
-        if config.filterCondition:
-            warnings.append(
-                f"{recipe.path}: {SOURCE_CONFIG}.filterCondition: a SQL condition on the database's own "
-                "query history; a query log file has none, ignored"
-            )
+        for name in ("filterCondition", "resultLimit", "queryLogDuration"):
+            if name in config.model_fields_set:  # as OpenMetadata, a file is read whole
+                warnings.append(
+                    f"{recipe.path}: {SOURCE_CONFIG}.{name}: applies to a database's own query history; "
+                    "a query log file is read whole, ignored"
+                )
         return warnings
 
     def iter_results(self) -> Iterator[Result]:
+        """The queries of the file, or of each `*.csv` file of the folder, in name order."""
         path = Path(self.query_config.queryLogFilePath or "")
+        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        for file in files:
+            yield from self._file(file)
+
+    def _file(self, path: Path) -> Iterator[Result]:
         where = f"{self.recipe.path}: {SOURCE_CONFIG}.queryLogFilePath"
         try:
             handle = path.open(newline="", encoding="utf-8")
@@ -75,11 +86,7 @@ class QueryLogSource(Source):
                 raise StepError(f"{where}: {path} has no query_text column (its header: {reader.fieldnames})")
             if unknown := set(reader.fieldnames or []) - COLUMNS:
                 self.status.warning(str(path), f"columns not read: {', '.join(sorted(unknown))}")
-            limit = self.query_config.resultLimit
             for line, row in enumerate(reader, start=2):
-                if limit and self.status.records >= limit:
-                    self.status.warning(str(path), f"resultLimit {limit} reached: the rest not read")
-                    return
                 try:
                     yield self._record(row)
                 except ValueError as err:

@@ -1,0 +1,77 @@
+"""Query parsing: names resolved exactly as the dialect folds them, never guessed; a parse
+past parsingTimeoutLimit stopped for real; query shapes; the CSV log's time forms."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from om_dagster.queries.log import parse_time
+from om_dagster.queries.parser import Catalog, analyze, fingerprint, masked
+from om_dagster.queries.pool import Parsers
+
+TABLES = [
+    (("shop", "public", "orders"), ["id", "amount"]),
+    (("shop", "sales", "orders"), ["id", "total"]),
+    (("shop", "sales", "Mixed"), ["Id", "total"]),
+    (("shop", "sales", "mixed"), ["id"]),
+]
+
+
+def reads(sql: str, dialect: str = "postgres", **defaults) -> list:
+    result = analyze(sql, dialect, Catalog(TABLES, dialect), "shop", defaults.get("schema"))
+    return [tuple(k) for k in result["reads"]] or sorted(result["unresolved"].values())
+
+
+def test_names_resolve_as_the_dialect_folds_them_and_an_ambiguous_one_is_not_guessed():
+    assert reads("SELECT * FROM orders") == [("shop", "public", "orders")]  # PostgreSQL's default schema
+    assert reads("SELECT * FROM orders", schema="sales") == [("shop", "sales", "orders")]
+    assert reads('SELECT * FROM sales."Mixed"') == [("shop", "sales", "Mixed")]  # quoted: exact
+    assert reads("SELECT * FROM sales.Mixed") == [("shop", "sales", "mixed")]  # unquoted: folded to lower
+    assert reads("SELECT * FROM SHOP.SALES.ORDERS") == [("shop", "sales", "orders")]
+    assert reads("SELECT * FROM nowhere.orders") == ["unknown table nowhere.orders"]
+    # MySQL compares names without case here, and both `Mixed` and `mixed` match: no guess
+    assert reads("SELECT * FROM sales.MIXED", "mysql") == [
+        "ambiguous table sales.MIXED: shop.sales.Mixed, shop.sales.mixed"
+    ]
+
+
+def test_queries_differing_only_in_literals_are_one_shape():
+    a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
+    b = "select * from orders where id = 7 and note = 'x'"
+    assert masked(a) == "SELECT * FROM orders WHERE id = ? AND note = ?"
+    assert fingerprint(a) != fingerprint(b)  # case is part of the text the server names
+    assert fingerprint(a) == fingerprint("SELECT *  FROM orders\n WHERE id = 1 AND note = ''")
+    assert masked("SELECT c1, t2.col3 FROM t2") == "SELECT c1, t2.col3 FROM t2"  # names keep digits
+
+
+def test_a_parse_past_the_limit_is_stopped_and_the_workers_go_on():
+    parsers = Parsers(TABLES, "postgres", workers=1, timeout=0.5)
+    try:
+        slow = "SELECT " + " + ".join(f"c{i}" for i in range(250_000)) + " FROM orders"
+        started = time.monotonic()
+        result = parsers.parse(slow, "shop", None)
+        assert time.monotonic() - started < 3  # stopped near its limit, not parsed to the end (~3 s)
+        assert result["error"] == "parsing took longer than parsingTimeoutLimit (0.5 s): stopped"
+        assert parsers.parse("SELECT id FROM orders", "shop", None)["reads"] == [("shop", "public", "orders")]
+    finally:
+        parsers.close()
+    assert all(not w.process.is_alive() for w in parsers.all)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-03 10:15:00.250000",  # the official client's only form
+        "2024-06-03 10:15:00.25",
+        "2024-06-03T10:15:00.250Z",
+        "2024-06-03 12:15:00.250+02:00",
+        "1717409700.25",  # epoch seconds
+    ],
+)
+def test_a_log_time_in_any_iso_form_is_read_as_utc(text):
+    assert parse_time(text) == datetime(2024, 6, 3, 10, 15, 0, 250000, tzinfo=UTC)
+
+
+def test_a_log_time_without_fractions_is_read_too():
+    assert parse_time("2024-06-03 10:15:00") == datetime(2024, 6, 3, 10, 15, tzinfo=UTC)
