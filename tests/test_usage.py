@@ -12,6 +12,7 @@ import yaml
 from om_dagster.location.definitions import build_definitions
 from om_dagster.queries.parser import masked
 from tests.conftest import EXAMPLES, make_sqlite, recipe_dict, require_shared, run_sql, write_recipe
+from tests.test_mysql import recipe as mysql_recipe
 
 DDL = """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount REAL, order_date TEXT);
@@ -145,3 +146,47 @@ def test_the_official_query_log_usage_example_runs_on_mariadb(tmp_path, mysql, s
     assert standin.get("tables", f"{tables}.films")["_usage"] == {str(D1): 3}
     assert standin.get("tables", f"{tables}.cast_")["_usage"] == {str(D1): 2}
     assert standin.state.joins == {(f"{tables}.cast_.film", f"{tables}.films.id"): {str(D1): 2}}
+
+
+def test_mysql_usage_reads_the_general_log_and_a_rerun_changes_no_count(tmp_path, mysql, standin):
+    """`mysql-usage` on MariaDB's general log (enabled here as the module says): each
+    connection's database followed through the log, whole days counted, reruns equal."""
+    run_sql(
+        mysql,
+        "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE cast_ (film INT, actor TEXT)",
+    )
+    admin = mysql.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SET GLOBAL log_output = 'TABLE'")
+        conn.exec_driver_sql("TRUNCATE TABLE mysql.general_log")
+        conn.exec_driver_sql("SET GLOBAL general_log = 1")
+    try:
+        with admin.connect() as conn:  # a connection of its own: its database from the log
+            for n in range(3):
+                conn.exec_driver_sql(
+                    f"SELECT f.title FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {n}"
+                )
+            conn.exec_driver_sql("INSERT INTO films SELECT film + 100, actor FROM cast_")
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET GLOBAL general_log = 0")
+    folder = tmp_path / "wf"
+    metadata = mysql_recipe(mysql, standin)
+    usage = mysql_recipe(mysql, standin)
+    usage["source"]["type"] = "mysql-usage"
+    usage["source"]["sourceConfig"] = {"config": {"type": "DatabaseUsage"}}
+    del usage["sink"]
+    usage["processor"] = {"type": "query-parser", "config": {}}
+    usage["stage"] = {"type": "table-usage", "config": {"filename": str(tmp_path / "stage")}}
+    usage["bulkSink"] = {"type": "metadata-usage", "config": {"filename": str(tmp_path / "stage")}}
+    write_recipe(folder / "my.yaml", metadata)
+    write_recipe(folder / "my_usage.yaml", usage)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("my").execute_in_process().success
+    today = str(TODAY)
+    prefix = f"my.default.{mysql.database}"
+    for _ in range(2):
+        assert defs.resolve_job_def("my_usage").execute_in_process().success
+        assert standin.get("tables", f"{prefix}.films")["_usage"] == {today: 4}
+        assert standin.get("tables", f"{prefix}.cast_")["_usage"] == {today: 4}
+        assert standin.state.joins == {(f"{prefix}.cast_.film", f"{prefix}.films.id"): {today: 3}}

@@ -32,6 +32,8 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("processor", "orm-test-runner"): "om_dagster.quality.runner:TestRunnerProcessor",
     ("source", "query-log-usage"): "om_dagster.queries.log:QueryLogUsageSource",
     ("source", "query-log-lineage"): "om_dagster.lineage.source:QueryLogLineageSource",
+    ("source", "mysql-usage"): "om_dagster.queries.mysql:MysqlUsageSource",
+    ("source", "mysql-lineage"): "om_dagster.lineage.source:MysqlLineageSource",
     ("processor", "query-parser"): "om_dagster.queries.processor:QueryParserProcessor",
     ("stage", "table-usage"): "om_dagster.usage.stage:TableUsageStage",
     ("bulkSink", "metadata-usage"): "om_dagster.usage.bulk_sink:MetadataUsageBulkSink",

@@ -18,6 +18,7 @@ from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.queries.analyzer import QueryAnalyzer
 from om_dagster.queries.config import LineageConfig, query_config
 from om_dagster.queries.log import QueryLogSource
+from om_dagster.queries.mysql import MysqlQueryLog
 from om_dagster.queries.parser import Key, masked
 from om_dagster.sources.database import filtered_out
 
@@ -119,3 +120,8 @@ class LineageSource(Source):
 class QueryLogLineageSource(LineageSource):
     type_name = "query-log-lineage"
     reader = QueryLogSource
+
+
+class MysqlLineageSource(LineageSource):
+    type_name = "mysql-lineage"
+    reader = MysqlQueryLog
