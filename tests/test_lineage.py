@@ -6,7 +6,8 @@ import csv
 import pytest
 
 from om_dagster.location.definitions import build_definitions
-from tests.conftest import make_sqlite, recipe_dict, write_recipe
+from tests.conftest import make_sqlite, recipe_dict, run_sql, write_recipe
+from tests.test_mysql import recipe as mysql_recipe
 
 DDL = """
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, amount REAL, order_date TEXT);
@@ -95,3 +96,38 @@ def test_a_rerun_sends_nothing_new_and_the_server_s_own_mappings_are_kept(lineag
     }
     del after[("orders", "daily")], before[("orders", "daily")]
     assert after == before
+
+
+def test_mysql_lineage_without_a_connection_in_the_recipe_reads_the_server_s(tmp_path, mysql, standin):
+    """As OpenMetadata's lineage examples print it: a service name, no connection; the one
+    the metadata run stored on the server is used (and its password masked)."""
+    run_sql(mysql, "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE titles (name TEXT)")
+    admin = mysql.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SET GLOBAL log_output = 'TABLE'")
+        conn.exec_driver_sql("TRUNCATE TABLE mysql.general_log")
+        conn.exec_driver_sql("SET GLOBAL general_log = 1")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("INSERT INTO titles SELECT title FROM films")
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET GLOBAL general_log = 0")
+    folder = tmp_path / "wf"
+    write_recipe(folder / "my.yaml", mysql_recipe(mysql, standin))
+    lineage = mysql_recipe(mysql, standin)
+    lineage["source"] = {
+        "type": "mysql-lineage",
+        "serviceName": "my",
+        "sourceConfig": {"config": {"type": "DatabaseLineage"}},
+    }
+    write_recipe(folder / "my_lineage.yaml", lineage)
+    defs = build_definitions(folder)
+    assert defs.resolve_job_def("my").execute_in_process().success
+    assert defs.resolve_job_def("my_lineage").execute_in_process().success
+    prefix = f"my.default.{mysql.database}"
+    [(ids, details)] = standin.state.lineage.items()
+    assert [standin.state.by_id[i][1] for i in ids] == [f"{prefix}.films", f"{prefix}.titles"]
+    assert details["columnsLineage"] == [
+        {"fromColumns": [f"{prefix}.films.title"], "toColumn": f"{prefix}.titles.name"}
+    ]

@@ -45,7 +45,8 @@ class LineageSource(Source):
         cfg = query_config(recipe)
         assert isinstance(cfg, LineageConfig)
         self.cfg = cfg
-        self.queries = self.reader(config, None, recipe)
+        self.queries = self.reader(config, metadata, recipe)  # may read the connection from the server
+        self.status.secrets = recipe.secrets
         self.queries.status = self.status  # its reads and failures are this step's
         self.analyzer = QueryAnalyzer(metadata, recipe, self.status, WORKERS, float(cfg.parsingTimeoutLimit))
         self.edges: dict[tuple[Key, Key], Edge] = {}

@@ -27,6 +27,7 @@ import sqlalchemy
 from om_dagster.core.recipe import Recipe, field_warnings
 from om_dagster.core.steps import Result, Source, StepError, first_line
 from om_dagster.openmetadata.client import OpenMetadataClient
+from om_dagster.openmetadata.connection import from_server
 from om_dagster.queries.config import SOURCE_CONFIG, query_config, query_record
 from om_dagster.sources.mysql import MysqlSource
 
@@ -49,14 +50,16 @@ class MysqlQueryLog(Source):
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
         self.query_config = query_config(recipe)
+        from_server(recipe, metadata, self.status)
         self.connector = MysqlSource.connector(recipe)
 
     @classmethod
     def check(cls, recipe: Recipe) -> list[str]:
+        warnings = field_warnings(recipe.path, query_config(recipe), SOURCE_CONFIG)
+        if recipe.workflow.source.serviceConnection is None:  # the server's, at run time
+            return warnings
         connection = MysqlSource.parse_connection(recipe)
-        return field_warnings(recipe.path, connection, "source.serviceConnection.config") + field_warnings(
-            recipe.path, query_config(recipe), SOURCE_CONFIG
-        )
+        return field_warnings(recipe.path, connection, "source.serviceConnection.config") + warnings
 
     def iter_results(self) -> Iterator[Result]:
         cfg = self.query_config
