@@ -4,12 +4,18 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
+import uvicorn
 
+from om_dagster.bridge.app import Bridge, Settings
 from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
+from om_dagster.bridge.store import Store
+from om_dagster.core.recipe import OpenMetadataServerConfig
 from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, seed_pipelines, write_recipe
 from tests.standin import StandIn
 
@@ -378,3 +384,108 @@ def test_graphql_shows_the_profile_as_metadata_and_each_test_case_as_a_check(liv
         "a_is_empty": ("SUCCEEDED", True),
         "a_has_rows": ("FAILED", False),
     }
+
+
+# --- the Airflow-compatible bridge, in front of the same Dagster --------------------------
+
+BOT_TOKEN = "eyJhbGciOiJSUzI1NiJ9.bot-token-never-stored.sig"
+BASIC = ("openmetadata", "bridge-password")
+
+
+@pytest.fixture(scope="module")
+def bridge(live, tmp_path_factory):
+    """`om-dagster bridge` on uvicorn in a thread, its store a SQLite file, for the live
+    webserver and the live stand-in server."""
+    client, standin, _ = live
+    settings = Settings(
+        username=BASIC[0],
+        password=BASIC[1],
+        graphql=client.url,
+        server=OpenMetadataServerConfig(hostPort=standin.url),
+    )
+    db = tmp_path_factory.mktemp("bridge") / "store.db"
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Bridge(settings, Store(f"sqlite:///{db}")).app(), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the bridge did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/api/v1/openmetadata", db, standin
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def call(method: str, url: str, auth: tuple[str, str] | None = BASIC, **kwargs):
+    return requests.request(method, url, auth=auth, timeout=60, **kwargs)
+
+
+def deploy_payload(standin, fqn: str, **changes) -> dict:
+    """The IngestionPipeline as the server sends it to deploy: secrets decrypted, the bot's JWT."""
+    entity = {
+        k: v for k, v in standin.get("services/ingestionPipelines", fqn).items() if not k.startswith("_")
+    }
+    entity["openMetadataServerConnection"] = {
+        "hostPort": standin.url,
+        "authProvider": "openmetadata",
+        "securityConfig": {"jwtToken": BOT_TOKEN},
+    }
+    return entity | changes
+
+
+def test_the_bridge_answers_health_auth_csrf_and_other_prefixes_as_airflow_s_plugin(bridge):
+    base, _, standin = bridge
+    health = call("GET", f"{base}/health", auth=None)
+    assert health.status_code == 200 and health.json() == {"status": "healthy", "version": standin.version}
+    assert call("GET", f"{base}/health-auth", auth=None).status_code == 401
+    assert call("GET", f"{base}/health-auth", auth=("openmetadata", "wrong")).status_code == 401
+    assert (
+        call("GET", f"{base}/health-auth").json()["version"] == standin.version
+    )  # the server's, not Dagster's
+    assert call("GET", f"{base}/csrf-token").json() == {"csrf_token": None}
+    for prefix in ("/pluginsv2/api/v2/openmetadata", "/api/v2/openmetadata"):  # the newer probes: 404 at once
+        assert call("GET", base.replace("/api/v1/openmetadata", prefix) + "/health-auth").status_code == 404
+    assert "ip" in call("GET", f"{base}/ip").json()
+
+
+def test_the_bridge_deploys_runs_toggles_logs_kills_and_deletes(bridge, live):
+    base, db, standin = bridge
+    client = live[0]
+    unsupported = call(
+        "POST", f"{base}/deploy", json=deploy_payload(standin, "svc.nightly", pipelineType="dbt")
+    )
+    assert unsupported.status_code == 400 and "'dbt'" in unsupported.json()["error"]
+    deployed = call("POST", f"{base}/deploy", json=deploy_payload(standin, "svc.nightly"))
+    assert deployed.status_code == 200, deployed.text
+    assert deployed.json() == {"message": "Workflow [nightly] has been created"}
+    assert BOT_TOKEN.encode() not in db.read_bytes()  # the store keeps no secret
+    for verb in ("enable", "disable"):
+        assert call("POST", f"{base}/{verb}", json={"dag_id": "nowhere"}).status_code == 404
+    assert call("POST", f"{base}/disable", json={"dag_id": "nightly"}).status_code == 200
+    assert Store(f"sqlite:///{db}").get("nightly").enabled is False
+    assert call("POST", f"{base}/enable", json={"dag_id": "nightly"}).status_code == 200
+    assert (
+        call("GET", f"{base}/status", params={"dag_id": "nowhere", "only_queued": "true"}).status_code == 404
+    )
+    assert call("POST", f"{base}/kill", json={"dag_id": "nightly"}).status_code == 404  # nothing runs
+    triggered = call("POST", f"{base}/trigger", json={"dag_id": "nightly"})
+    assert triggered.status_code == 200, triggered.text
+    run_id = triggered.json()["run_id"]
+    assert wait_for(client, "svc.nightly", run_id, {"success", "failed"}) == "success"
+    statuses = call("GET", f"{base}/status", params={"dag_id": "nightly", "only_queued": "false"}).json()
+    assert run_id in {s["runId"] for s in statuses}
+    assert call("GET", f"{base}/status", params={"dag_id": "nightly", "only_queued": "true"}).json() == []
+    logs = call("GET", f"{base}/last_dag_logs", params={"dag_id": "nightly", "task_id": "ingestion_task"})
+    assert logs.status_code == 200
+    page = logs.json()
+    assert page["ingestion_task"] == page["logs"] and "Workflow result: success" in page["logs"]
+    assert page["total"] == 1 and "after" not in page
+    assert call("GET", f"{base}/last_dag_logs", params={"dag_id": "nightly", "after": "5"}).status_code == 400
+    assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 200
+    assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 500
+    assert call("POST", f"{base}/trigger", json={"dag_id": "nightly"}).status_code == 500

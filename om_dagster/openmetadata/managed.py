@@ -24,6 +24,26 @@ SOURCE_TYPES = {
     "DynamoDB": "dynamodb",
 }
 PIPELINES = "services/ingestionPipelines"
+SINK = {"sink": {"type": "metadata-rest", "config": {}}}
+
+
+def _usage_steps(source_config: dict[str, Any]) -> dict[str, Any]:
+    folder = {"filename": (source_config.get("config") or {}).get("stageFileLocation") or "/tmp/query_log"}
+    return {
+        "processor": {"type": "query-parser", "config": {}},
+        "stage": {"type": "table-usage", "config": folder},
+        "bulkSink": {"type": "metadata-usage", "config": folder},
+    }
+
+
+# the steps after the source of each pipelineType, as OpenMetadata's workflow builders set them
+STEPS = {
+    "metadata": lambda _: SINK,
+    "lineage": lambda _: SINK,
+    "profiler": lambda _: {"processor": {"type": "orm-profiler", "config": {}}, **SINK},
+    "usage": _usage_steps,
+}
+SOURCE_SUFFIX = {"usage": "-usage", "lineage": "-lineage"}  # postgres -> postgres-usage
 MASK = "*********"
 NOT_A_BOT = (
     "the server masks it for this token, which is not a bot's: set OM_DAGSTER_JWT_TOKEN to the "
@@ -39,11 +59,12 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
         pipeline = client.get_by_name(PIPELINES, pipeline_fqn, fields="sourceConfig,airflowConfig")
         if pipeline is None:
             raise RecipeError(origin, "ingestionPipelineFQN", "no such ingestion pipeline on the server")
-        if pipeline.get("pipelineType") != "metadata":
+        if pipeline.get("pipelineType") not in STEPS:
             raise RecipeError(
                 origin,
                 "pipelineType",
-                f"{pipeline.get('pipelineType')!r} pipelines are not supported yet; supported: metadata",
+                f"{pipeline.get('pipelineType')!r} pipelines are not supported yet; supported: "
+                + ", ".join(STEPS),
             )
         reference = pipeline["service"]
         service = client.get_by_name(
@@ -68,14 +89,15 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
         raise RecipeError(
             origin, "service.serviceType", f"{service.get('serviceType')!r} is not supported yet"
         )
+    kind = pipeline["pipelineType"]
     data: dict[str, Any] = {
         "source": {
-            "type": source_type,
+            "type": source_type + SOURCE_SUFFIX.get(kind, ""),
             "serviceName": service["name"],
             "serviceConnection": {"config": service["connection"]["config"]},
             "sourceConfig": source_config,
         },
-        "sink": {"type": "metadata-rest", "config": {}},
+        **STEPS[kind](source_config),
         "workflowConfig": {
             "loggerLevel": pipeline.get("loggerLevel", "INFO"),
             "raiseOnError": pipeline.get("raiseOnError", True),
