@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy
 
-from om_dagster.core import registry
 from om_dagster.core.loader import load_recipe
 from om_dagster.core.recipe import RecipeError
 from om_dagster.core.steps import Kind, StepError
@@ -46,17 +45,6 @@ RESET_COUNT = (  # marked as OpenMetadata marks its own statements: not usage of
 TODAY = str(datetime.now(UTC).date())
 TABLES = re.compile(r"\b(customers|orders|daily)\b")
 UTILITY = re.compile(r"\s*(begin|commit|set|show|declare|fetch|close)\b", re.IGNORECASE)
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """The two sources, until the registry lists them."""
-    for name, cls in (
-        ("postgres-usage", "PostgresUsageSource"),
-        ("postgres-lineage", "PostgresLineageSource"),
-    ):
-        if ("source", name) not in registry.BUILTIN:
-            monkeypatch.setitem(registry.BUILTIN, ("source", name), f"om_dagster.queries.postgres:{cls}")
 
 
 def run(postgres, *statements: str, times: int = 1) -> None:

@@ -34,6 +34,8 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("source", "query-log-lineage"): "om_dagster.lineage.source:QueryLogLineageSource",
     ("source", "mysql-usage"): "om_dagster.queries.mysql:MysqlUsageSource",
     ("source", "mysql-lineage"): "om_dagster.lineage.source:MysqlLineageSource",
+    ("source", "postgres-usage"): "om_dagster.queries.postgres:PostgresUsageSource",
+    ("source", "postgres-lineage"): "om_dagster.lineage.source:PostgresLineageSource",
     ("processor", "query-parser"): "om_dagster.queries.processor:QueryParserProcessor",
     ("stage", "table-usage"): "om_dagster.usage.stage:TableUsageStage",
     ("bulkSink", "metadata-usage"): "om_dagster.usage.bulk_sink:MetadataUsageBulkSink",

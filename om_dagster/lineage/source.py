@@ -20,6 +20,7 @@ from om_dagster.queries.config import LineageConfig, query_config
 from om_dagster.queries.log import QueryLogSource
 from om_dagster.queries.mysql import MysqlQueryLog
 from om_dagster.queries.parser import Key, masked
+from om_dagster.queries.postgres import PostgresQueryLog
 from om_dagster.sources.database import filtered_out
 
 WORKERS = 2  # parse processes
@@ -126,3 +127,10 @@ class QueryLogLineageSource(LineageSource):
 class MysqlLineageSource(LineageSource):
     type_name = "mysql-lineage"
     reader = MysqlQueryLog
+
+
+class PostgresLineageSource(LineageSource):
+    """Table and column lineage from the views and from pg_stat_statements' statements."""
+
+    type_name = "postgres-lineage"
+    reader = PostgresQueryLog

@@ -61,7 +61,6 @@ from sqlalchemy.engine import Connection
 
 from om_dagster.core.recipe import Recipe, field_warnings
 from om_dagster.core.steps import Result, Source, StepError
-from om_dagster.lineage.source import LineageSource
 from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.openmetadata.connection import from_server
 from om_dagster.queries.config import SOURCE_CONFIG, QueryConfig, query_config, query_record
@@ -350,10 +349,3 @@ class PostgresUsageSource(PostgresQueryLog):
                 raise
         except OSError as err:
             raise StepError(f"{self.recipe.path}: cannot write the usage state {path}: {err}") from None
-
-
-class PostgresLineageSource(LineageSource):
-    """Table and column lineage from the views and from pg_stat_statements' statements."""
-
-    type_name = "postgres-lineage"
-    reader = PostgresQueryLog
