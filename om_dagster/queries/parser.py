@@ -78,6 +78,13 @@ class Catalog:
             self.columns[key] = columns
             self.by_name.setdefault(key[2].lower(), []).append(key)
 
+    def fold(self, name: str, quoted: bool = False) -> str:
+        """A name as the dialect keeps it: how a table the catalog lacks (a temporary one) is
+        known from one query to the next."""
+        if quoted or self.folding == "CASE_SENSITIVE":
+            return name
+        return name.upper() if self.folding == "UPPERCASE" else name.lower()
+
     def matches(self, part: exp.Identifier | None, real: str) -> bool:
         if part is None:
             return True
@@ -209,17 +216,19 @@ def _statement(
         if isinstance(found, str):
             if found is not TEMP:
                 out.unresolved.setdefault(table.name, found)
-            keys[id(table)] = ("", "", table.name)
+            keys[id(table)] = ("", "", catalog.fold(table.name, _quoted(table)))
             continue
         keys[id(table)] = found
         (out.writes if table is target_table else out.reads).add(found)
     _joins(statement, dialect, catalog, keys, out)
     query = _source_query(statement)
+    if temp and query is None and target_table is not None:  # CREATE TEMP TABLE t (columns): filled later
+        out.temps[catalog.fold(target_table.name, _quoted(target_table))] = []
     if query is None or target_table is None:
         return
     edges = _edges(statement, query, keys[id(target_table)], dialect, catalog, keys, out)
     if temp:
-        out.temps[target_table.name] = edges
+        out.temps[catalog.fold(target_table.name, _quoted(target_table))] = edges
     else:
         out.edges += edges
 
@@ -237,6 +246,8 @@ def _source_query(statement: exp.Expr) -> exp.Expr | None:
     """The query whose rows the statement writes (with the statement's CTEs), if any."""
     if isinstance(statement, exp.Insert | exp.Create):
         query = statement.expression
+        if isinstance(query, exp.Subquery):  # `CREATE TABLE t AS (SELECT ...)`, as dbt writes it
+            query = query.this
         if not isinstance(query, exp.Query):
             return None
         if statement.args.get("with_") and not query.args.get("with_"):
@@ -300,6 +311,8 @@ def _column(column: exp.Column, aliases: dict[str, Any], catalog: Catalog) -> Co
         key = having[0] if len(having) == 1 else None
     if key is None:
         return None
+    if not key[0]:  # a table the catalog lacks (a temporary one?): the column as written
+        return (*key, catalog.fold(column.name, column.this.quoted))
     real = _real_column(catalog, key, column.this)
     return (*key, real) if real else None
 
@@ -380,13 +393,37 @@ def _column_lineage(
             if leaf.downstream or not isinstance(leaf.source, exp.Table):
                 continue
             key = (leaf.source.catalog, leaf.source.db, leaf.source.name)
-            name = leaf.name.split(".")[-1]
-            real = _real_name(catalog.columns.get(key, []), name) if key[0] else name
+            name = _last_part(leaf.name)
+            real = _real_name(catalog.columns.get(key, []), name) if key[0] else catalog.fold(name)
+            if not key[0]:
+                key = ("", "", catalog.fold(key[2]))
             if real:
                 froms.add((*key, real))
         if to_column and froms:
             pairs.append((to_column, froms))
     return pairs
+
+
+LAST_PART = re.compile(r'(?:"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([^."`]+))$')
+
+
+def _last_part(name: str) -> str:
+    """The column of a lineage node's name (`alias."Col"`, `t.col`), its quotes taken off."""
+    found = LAST_PART.search(name)
+    if found is None:
+        return name
+    double, back, bare = found.groups()
+    return (
+        double.replace('""', '"')
+        if double is not None
+        else back.replace("``", "`")
+        if back is not None
+        else bare
+    )
+
+
+def _quoted(table: exp.Table) -> bool:
+    return isinstance(table.this, exp.Identifier) and table.this.quoted
 
 
 def _real_name(columns: list[str], name: str) -> str | None:

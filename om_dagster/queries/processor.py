@@ -7,14 +7,12 @@ from typing import Any
 from om_dagster.core.recipe import Recipe
 from om_dagster.core.steps import Kind, Processor, Record, StepError
 from om_dagster.openmetadata.client import OpenMetadataClient
-from om_dagster.queries.analyzer import QueryAnalyzer, through
+from om_dagster.queries.analyzer import QueryAnalyzer
 from om_dagster.queries.config import LineageConfig, query_config
 from om_dagster.queries.parser import fingerprint, masked
 
 # the schema's default for `parsingTimeoutLimit`, which only lineage recipes can set
 PARSING_TIMEOUT = 300
-
-__all__ = ["QueryParserProcessor", "through"]
 
 
 class QueryParserProcessor(Processor):
