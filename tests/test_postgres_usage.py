@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy
+import yaml
 
 from om_dagster.core.loader import load_recipe
 from om_dagster.core.recipe import RecipeError
 from om_dagster.core.steps import Kind, StepError
 from om_dagster.location.definitions import build_definitions
 from om_dagster.queries.postgres import PostgresQueryLog, PostgresUsageSource
-from tests.conftest import run_sql, write_recipe
+from tests.conftest import EXAMPLES, require_shared, run_sql, write_recipe
 from tests.test_postgres import recipe as postgres_recipe
 
 DDL = """
@@ -257,3 +258,42 @@ def test_the_state_is_replaced_only_once_everything_is_read(tmp_path, shop, stan
     next(rows)
     rows.close()  # the run stopped after one statement: no state written
     assert not PostgresUsageSource.state_file(recipe).exists()
+
+
+def test_the_official_postgres_usage_and_lineage_examples_run_on_local_data(tmp_path, shop, standin):
+    """`postgres_usage.yaml` and `postgres_lineage.yaml` as printed, but for the server, the
+    credentials, the database and the stage folder; each after `postgres.yaml` for its service
+    (the lineage example names another one, `local_postgres11`)."""
+    require_shared()
+    folder = tmp_path / "wf"
+    credentials = {
+        "hostPort": shop.host_port,
+        "username": shop.user,
+        "authType": {"password": shop.password},
+        "database": shop.database,
+    }
+    for service, name in (("local_postgres", "postgres"), ("local_postgres11", "postgres11")):
+        data = yaml.safe_load((EXAMPLES / "postgres.yaml").read_text())
+        data["source"]["serviceName"] = service
+        data["source"]["serviceConnection"]["config"].update(credentials)
+        data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
+        write_recipe(folder / f"{name}.yaml", data)
+    usage = yaml.safe_load((EXAMPLES / "postgres_usage.yaml").read_text())
+    usage["source"]["serviceConnection"]["config"].update(credentials)
+    for step in ("stage", "bulkSink"):
+        usage[step]["config"]["filename"] = str(tmp_path / "stage")
+    lineage = yaml.safe_load((EXAMPLES / "postgres_lineage.yaml").read_text())
+    for data, name in ((usage, "postgres_usage"), (lineage, "postgres_lineage")):
+        data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
+        write_recipe(folder / f"{name}.yaml", data)
+    defs = build_definitions(folder)
+    for job in ("postgres", "postgres11", "postgres_usage", "postgres_lineage"):
+        assert defs.resolve_job_def(job).execute_in_process().success, job
+    usage_prefix = f"local_postgres.{shop.database}.public"
+    assert {t: standin.get("tables", f"{usage_prefix}.{t}")["_usage"] for t in FIRST} == today(FIRST)
+    lineage_prefix = f"local_postgres11.{shop.database}.public"
+    edges = [[standin.state.by_id[i][1] for i in ids] for ids in standin.state.lineage]
+    assert [f"{lineage_prefix}.orders", f"{lineage_prefix}.daily"] in edges
+    # the rest: the example ingests every schema, so information_schema's views have theirs
+    others = {fqn.split(".")[2] for edge in edges for fqn in edge} - {"public"}
+    assert others == {"information_schema"}
