@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ import yaml
 
 from om_dagster.core.recipe import OpenMetadataServerConfig
 from om_dagster.openmetadata.client import OpenMetadataClient
+from om_dagster.openmetadata.deployed import Store
 from tests.standin import SCHEMA_DIR, SHARED, StandIn
 
 EXAMPLES = SHARED / "openmetadata" / "examples"
@@ -135,22 +137,32 @@ def execute_job(
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def seed_pipelines(server_url: str, db: Path, schedules: dict[str, str | None]) -> None:
+def seed_pipelines(
+    server_url: str, db: Path, schedules: dict[str, str | None], store_url: str | None = None
+) -> None:
     """A SQLite service `svc` with its connection, and a metadata ingestion pipeline per
-    name with its cron (None: no schedule), on the stand-in server."""
+    name with its cron (None: no schedule), on the stand-in server; deployed into the bridge's
+    store at `store_url` too, as the server's deploy would."""
     om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=server_url))
     connection = {"config": {"type": "SQLite", "databaseMode": str(db), "database": "main"}}
     service = om.put(
         "services/databaseServices", {"name": "svc", "serviceType": "SQLite", "connection": connection}
     )
+    store = Store(store_url) if store_url else None
     for name, cron in schedules.items():
-        metadata_pipeline(om, service["id"], name, cron)
+        pipeline = metadata_pipeline(om, service["id"], name, cron)
+        if store is not None:
+            store.deploy(pipeline)
+    if store is not None:
+        store.close()
     om.close()
 
 
-def metadata_pipeline(om: OpenMetadataClient, service_id: str, name: str, cron: str | None = None) -> None:
+def metadata_pipeline(
+    om: OpenMetadataClient, service_id: str, name: str, cron: str | None = None
+) -> dict[str, Any]:
     """A metadata ingestion pipeline of a database service, with its cron (None: no schedule)."""
-    om.put(
+    return om.put(
         "services/ingestionPipelines",
         {
             "name": name,

@@ -20,7 +20,9 @@ UTC = dt.UTC
 def server(standin, tmp_path, monkeypatch):
     """A SQLite service with its connection and two metadata pipelines on the stand-in."""
     db = make_sqlite(tmp_path / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
-    seed_pipelines(standin.url, db, {"nightly": "0 3 * * *", "hourly": "0 * * * *"})
+    store = f"sqlite:///{tmp_path / 'bridge.db'}"  # the bridge's store: what the sensor runs
+    monkeypatch.setenv("OM_DAGSTER_BRIDGE_DB", store)
+    seed_pipelines(standin.url, db, {"nightly": "0 3 * * *", "hourly": "0 * * * *"}, store)
     monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", standin.url)
     monkeypatch.setenv("OM_DAGSTER_WORKFLOWS_DIR", str(tmp_path / "none"))
     (tmp_path / "none").mkdir()

@@ -14,9 +14,18 @@ import uvicorn
 
 from om_dagster.bridge.app import Bridge, Settings
 from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
-from om_dagster.bridge.store import Store
 from om_dagster.core.recipe import OpenMetadataServerConfig
-from tests.conftest import ROOT, make_sqlite, recipe_dict, require_shared, seed_pipelines, write_recipe
+from om_dagster.openmetadata.client import OpenMetadataClient
+from om_dagster.openmetadata.deployed import Store
+from tests.conftest import (
+    ROOT,
+    make_sqlite,
+    metadata_pipeline,
+    recipe_dict,
+    require_shared,
+    seed_pipelines,
+    write_recipe,
+)
 from tests.standin import StandIn
 
 INSTANCE_YAML = """
@@ -113,7 +122,8 @@ def live(tmp_path_factory, victim):
     standin = StandIn().start()
     db = make_sqlite(tmp / "c.db", "CREATE TABLE a (x INT); CREATE TABLE b (y INT);")
     schedules = {"nightly": "0 3 * * *", "slow": "0 3 * * *", "minutely": "* * * * *", "by_recipe": None}
-    seed_pipelines(standin.url, db, schedules)
+    store = f"sqlite:///{tmp / 'bridge.db'}"  # the bridge's store, which the daemon's sensor reads
+    seed_pipelines(standin.url, db, schedules, store)
     folder = tmp / "wf"
     recipe = recipe_dict(db, server_url=standin.url)
     recipe["ingestionPipelineFQN"] = "svc.nightly"
@@ -152,6 +162,7 @@ def live(tmp_path_factory, victim):
         DAGSTER_HOME=str(home),
         OM_DAGSTER_WORKFLOWS_DIR=str(folder),
         OM_DAGSTER_SERVER_HOST_PORT=standin.url,
+        OM_DAGSTER_BRIDGE_DB=store,
     )
     webserver = subprocess.Popen(
         [
@@ -396,18 +407,21 @@ BASIC = ("openmetadata", "bridge-password")
 def bridge(live, tmp_path_factory):
     """`om-dagster bridge` on uvicorn in a thread, its store a SQLite file, for the live
     webserver and the live stand-in server."""
-    client, standin, _ = live
+    client, standin, env = live
     settings = Settings(
         username=BASIC[0],
         password=BASIC[1],
         graphql=client.url,
         server=OpenMetadataServerConfig(hostPort=standin.url),
     )
-    db = tmp_path_factory.mktemp("bridge") / "store.db"
+    db = Path(env["OM_DAGSTER_BRIDGE_DB"].removeprefix("sqlite:///"))  # the daemon's sensor reads it
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            Bridge(settings, Store(f"sqlite:///{db}")).app(), host="127.0.0.1", port=port, log_level="warning"
+            Bridge(settings, Store(env["OM_DAGSTER_BRIDGE_DB"])).app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -489,3 +503,27 @@ def test_the_bridge_deploys_runs_toggles_logs_kills_and_deletes(bridge, live):
     assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 200
     assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 500
     assert call("POST", f"{base}/trigger", json={"dag_id": "nightly"}).status_code == 500
+
+
+def test_a_pipeline_deployed_through_the_bridge_runs_on_its_cron_and_reports(bridge, live):
+    """Deployed with a cron, the daemon's pipelines sensor (reading the bridge's store) runs it
+    at its next tick; the run reports running, then success, to OpenMetadata. Paused, it would
+    not (`due_runs`, tested in test_managed)."""
+    base, _, standin = bridge
+    client = live[0]
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    service = om.get_by_name("services/databaseServices", "svc")
+    metadata_pipeline(om, service["id"], "bridged", "* * * * *")
+    om.close()
+    assert call("POST", f"{base}/deploy", json=deploy_payload(standin, "svc.bridged")).status_code == 200
+    deadline = time.monotonic() + 200  # the sensor sees it, then its next minute comes
+    while time.monotonic() < deadline:
+        if any(s["pipelineState"] == "success" for s in client.get_status("svc.bridged")):
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f"the deployed pipeline never ran: {client.get_status('svc.bridged')}")
+    assert [s["pipelineState"] for s in standin.status_history("svc.bridged")][:2] == ["running", "success"]
+    # nothing secret of a deployed pipeline reached Dagster's storage (runs, events, logs)
+    home = Path(live[2]["DAGSTER_HOME"])
+    assert not [f for f in home.rglob("*") if f.is_file() and BOT_TOKEN.encode() in f.read_bytes()]

@@ -30,9 +30,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
-from om_dagster.bridge.store import NameTaken, Store
 from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
+from om_dagster.openmetadata.deployed import NameTaken, Store
 from om_dagster.openmetadata.managed import STEPS, pipeline_recipe
 
 PREFIX = "/api/v1/openmetadata"

@@ -220,7 +220,7 @@ def build_definitions(folder: Path | None = None, strict: bool | None = None) ->
         built.jobs.append(
             managed_job(resources, ManagedRecipeResource(host_port=EnvVar(SERVER_ENV), jwt_token=token))
         )
-        sensors.append(managed_pipelines_sensor(managed_server))
+        sensors.append(managed_pipelines_sensor())
         reporting[MANAGED_JOB] = lambda run: pipeline_recipe(managed_server(), run.tags[PIPELINE_TAG])
     if reporting:
         by_asset = {

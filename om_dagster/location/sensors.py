@@ -30,14 +30,16 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from om_dagster.core.loader import load_recipe
-from om_dagster.core.recipe import OpenMetadataServerConfig, Recipe, RecipeError
+from om_dagster.core.recipe import Recipe, RecipeError
+from om_dagster.core.steps import first_line
 from om_dagster.location.factory import MANAGED_JOB
 from om_dagster.location.ops import PROCESS_TAG, STATUS_REPORTED_TAG, send_status
 from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource
-from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
-from om_dagster.openmetadata.managed import PIPELINES, due_runs
+from om_dagster.openmetadata.deployed import Store, default_url
+from om_dagster.openmetadata.managed import due_runs
 
 RecipeLoader = Callable[[DagsterRun], Recipe]
 PATTERN_ENV = "OM_DAGSTER_PIPELINE_PATTERN"  # regex on pipeline FQNs the sensor runs
@@ -146,30 +148,38 @@ def _process_gone(where: str, here: str) -> bool:
     return False
 
 
-def managed_pipelines_sensor(server: Callable[[], OpenMetadataServerConfig]) -> SensorDefinition:
-    """Launches the ingestion pipelines defined in OpenMetadata on their cron ticks; `server`
-    gives the server's config when the sensor runs (from the environment, not definitions)."""
+def managed_pipelines_sensor() -> SensorDefinition:
+    """Launches the ingestion pipelines OpenMetadata deployed through the bridge on their
+    cron ticks: the bridge's store says what runs when and whether it is paused (one source
+    of truth; nothing is asked of the server for each pipeline)."""
 
     @sensor(
         name="openmetadata_ingestion_pipelines",
         job_name=MANAGED_JOB,
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Runs the metadata pipelines defined in OpenMetadata on their schedules "
-        "(airflowConfig.scheduleInterval), once a tick, never when disabled.",
+        description="Runs the pipelines OpenMetadata deployed (the bridge's store) on their schedules "
+        "(airflowConfig.scheduleInterval, pipelineTimezone), once a tick, never when disabled.",
     )
     def ingestion_pipelines(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        client = OpenMetadataClient(server())
         try:
-            # metadata pipelines of database services (other services' would fail at run time)
-            query = {"pipelineType": "metadata", "serviceType": "databaseService", "fields": "airflowConfig"}
-            listed = list(client.list(PIPELINES, query))
-        except OpenMetadataError as err:
-            return SkipReason(f"cannot list OpenMetadata's ingestion pipelines: {err}")
-        finally:
-            client.close()
-        if pattern := os.environ.get(PATTERN_ENV):  # e.g. "^prod_.*" : only some of the server's pipelines
-            listed = [p for p in listed if re.search(pattern, p["fullyQualifiedName"])]
+            store = Store()
+            try:
+                deployed = store.all()
+            finally:
+                store.close()
+        except SQLAlchemyError as err:
+            return SkipReason(f"cannot read the bridge's store ({default_url()}): {first_line(err)}")
+        if pattern := os.environ.get(PATTERN_ENV):  # e.g. "^prod_.*" : only some of the pipelines
+            deployed = [p for p in deployed if re.search(pattern, p.fqn)]
+        listed = [
+            {
+                "fullyQualifiedName": p.fqn,
+                "airflowConfig": {"scheduleInterval": p.schedule, "pipelineTimezone": p.timezone},
+                "enabled": p.enabled,
+            }
+            for p in deployed
+        ]
         cursor = json.loads(context.cursor) if context.cursor else {}
         due, seen = due_runs(listed, cursor, dt.datetime.now(dt.UTC))
         requests = [

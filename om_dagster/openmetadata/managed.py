@@ -138,7 +138,7 @@ def due_runs(
         cron = (pipeline.get("airflowConfig") or {}).get("scheduleInterval")
         if not cron or pipeline.get("enabled") is False:
             continue
-        tick = latest_tick(cron, "UTC", now)
+        tick = latest_tick(cron, (pipeline.get("airflowConfig") or {}).get("pipelineTimezone") or "UTC", now)
         if tick is None:
             continue
         seen = cursor.get(fqn)
