@@ -149,6 +149,8 @@ COLLECTIONS = {
             "databaseSchema",
             "databaseSchemas",
         ),
+        # `WorkflowResource` (automations: Test Connection runs); the UI POSTs, PUT upserts too
+        Collection("automations/workflows", "api/automations/createWorkflow.json", "workflow", None, None),
         # `QueryResource`: FQN `<service>.<name>` (`QueryRepository.setFullyQualifiedName`)
         Collection("queries", "api/data/createQuery.json", "query", "service", "services/databaseServices"),
         Collection(

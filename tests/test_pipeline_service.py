@@ -527,3 +527,60 @@ def test_a_pipeline_deployed_through_the_bridge_runs_on_its_cron_and_reports(bri
     # nothing secret of a deployed pipeline reached Dagster's storage (runs, events, logs)
     home = Path(live[2]["DAGSTER_HOME"])
     assert not [f for f in home.rglob("*") if f.is_file() and BOT_TOKEN.encode() in f.read_bytes()]
+
+
+def connection_test(base: str, standin, config: dict, connection_type: str) -> dict:
+    """A Test Connection as the UI runs it: the workflow created on the server, run_automation
+    with it, then the workflow polled until its status is final."""
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    request = {
+        "connection": {"config": config},
+        "serviceType": "Database",
+        "connectionType": connection_type,
+        "serviceName": "trial",
+    }
+    workflow = om.put(
+        "automations/workflows",
+        {
+            "name": f"test-connection-{connection_type}-{time.monotonic_ns()}",
+            "workflowType": "TEST_CONNECTION",
+            "request": request,
+        },
+    )
+    answer = call("POST", f"{base}/run_automation", json=workflow)
+    assert answer.status_code == 200 and answer.json() == {
+        "message": f"Workflow [{workflow['name']}] has been triggered."
+    }
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        held = om.get_by_name("automations/workflows", workflow["name"])
+        if held.get("status") in ("Successful", "Failed"):
+            om.close()
+            return held
+        time.sleep(0.2)
+    raise AssertionError(f"the test never ended: {held}")
+
+
+def test_test_connection_reports_each_step_into_the_workflow(bridge, tmp_path):
+    base, _, standin = bridge
+    db = make_sqlite(tmp_path / "trial.db", "CREATE TABLE t (x INT); CREATE VIEW v AS SELECT x FROM t;")
+    reachable = connection_test(base, standin, {"type": "SQLite", "databaseMode": str(db)}, "SQLite")
+    assert reachable["status"] == "Successful" and reachable["response"]["status"] == "Successful"
+    steps = {s["name"]: s for s in reachable["response"]["steps"]}
+    assert list(steps) == ["CheckAccess", "GetSchemas", "GetTables", "GetViews"]
+    assert all(s["passed"] for s in steps.values()) and steps["GetTables"]["message"] == "1 tables"
+    unreachable = connection_test(
+        base,
+        standin,
+        {
+            "type": "Postgres",
+            "hostPort": "127.0.0.1:1",
+            "username": "u",
+            "authType": {"password": "p"},
+            "database": "d",
+        },
+        "Postgres",
+    )
+    assert unreachable["status"] == "Failed"
+    access = unreachable["response"]["steps"][0]
+    assert access["name"] == "CheckAccess" and not access["passed"] and "127.0.0.1" in access["errorLog"]

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from om_dagster.bridge.automation import run_test_connection
 from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, PipelineServiceError
 from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
@@ -233,7 +235,17 @@ class Bridge:
         return JSONResponse({"ip": found})
 
     def run_automation(self, request: Request, body: dict[str, Any]) -> Response:
-        return error(400, "run_automation (Test Connection) is not supported yet")
+        """Answered at once; the test runs in the background and reports into the Workflow
+        entity, which the UI polls (the Airflow plugin runs it inline: the server waits)."""
+        if body.get("workflowType", "TEST_CONNECTION") != "TEST_CONNECTION" or not body.get("id"):
+            return error(
+                400, f"only TEST_CONNECTION workflows with an id are run, not {body.get('workflowType')!r}"
+            )
+        thread = threading.Thread(
+            target=run_test_connection, args=(body, self.settings.server), name="test-connection", daemon=True
+        )
+        thread.start()
+        return JSONResponse({"message": f"Workflow [{body.get('name')}] has been triggered."})
 
     # --- the app ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ so sending it twice is harmless; a POST is never retried. Errors are one line th
 names the call and the entity, never a header value.
 """
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -309,6 +310,15 @@ class OpenMetadataClient:
         response = self._call("PUT", path, pipeline_fqn, json=status)
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, pipeline_fqn)
+
+    def patch(self, collection: str, entity_id: str, ops: "list[dict[str, Any]]", what: str) -> dict[str, Any]:
+        """RFC 6902 JSON Patch on an entity (`EntityResource.patch`)."""
+        path = f"/{collection}/{entity_id}"
+        headers = {"Content-Type": "application/json-patch+json"}
+        response = self._call("PATCH", path, what, data=json.dumps(ops), headers=headers)
+        if response.status_code != 200:
+            raise self._fail(response, "PATCH", path, what)
+        return response.json()
 
     def post_usage(self, table_id: str, table_fqn: str, day: str, count: int) -> None:
         """`POST /usage/table/{id}` (`UsageResource.create`): the day's count, replacing what
