@@ -311,7 +311,9 @@ class OpenMetadataClient:
         if response.status_code not in (200, 201):
             raise self._fail(response, "PUT", path, pipeline_fqn)
 
-    def patch(self, collection: str, entity_id: str, ops: "list[dict[str, Any]]", what: str) -> dict[str, Any]:
+    def patch(
+        self, collection: str, entity_id: str, ops: "list[dict[str, Any]]", what: str
+    ) -> dict[str, Any]:
         """RFC 6902 JSON Patch on an entity (`EntityResource.patch`)."""
         path = f"/{collection}/{entity_id}"
         headers = {"Content-Type": "application/json-patch+json"}
