@@ -584,3 +584,23 @@ def test_test_connection_reports_each_step_into_the_workflow(bridge, tmp_path):
     assert unreachable["status"] == "Failed"
     access = unreachable["response"]["steps"][0]
     assert access["name"] == "CheckAccess" and not access["passed"] and "127.0.0.1" in access["errorLog"]
+
+
+def test_a_kill_through_the_bridge_during_a_long_run_leaves_it_stopped_in_openmetadata(bridge, live):
+    base, _, standin = bridge
+    client = live[0]
+    assert call("POST", f"{base}/deploy", json=deploy_payload(standin, "svc.slow")).status_code == 200
+    standin.delay("GET", "/api/v1/tables", seconds=30, times=4)  # the run waits in its sink
+    try:
+        run_id = call("POST", f"{base}/trigger", json={"dag_id": "slow"}).json()["run_id"]
+        wait_for(client, "svc.slow", run_id, {"running"})
+        killed = call("POST", f"{base}/kill", json={"dag_id": "slow"})
+        assert killed.status_code == 200 and killed.json()["message"] == "svc.slow: 1 run(s) terminated"
+    finally:
+        standin.delay_next.clear()
+    deadline = time.monotonic() + 120
+    while standin.status_history("svc.slow")[-1]["pipelineState"] == "running":
+        assert time.monotonic() < deadline, "OpenMetadata never heard that the run stopped"
+        time.sleep(0.5)
+    assert standin.status_history("svc.slow")[-1]["pipelineState"] in ("stopped", "failed")
+    assert call("POST", f"{base}/kill", json={"dag_id": "slow"}).status_code == 404  # nothing runs now
