@@ -4,7 +4,7 @@ column pairs over the whole corpus, held to the project's bar.
 
 A case may be a session of several statements: each is parsed on its own, as the query log
 gives them, and temporary tables are followed through the session as the query-parser
-processor does (`analyzer.through`), so a case's lineage runs between catalog tables.
+processor does (`analyzer.follow_temps`), so a case's lineage runs between catalog tables.
 bench/lineage_corpus.py scores the official parser on the same corpus with these functions.
 
 A corpus file holds its `dialect`, default `database`/`schema`, a `catalog` (database ->
@@ -24,7 +24,7 @@ import sqlglot
 import yaml
 from sqlglot.tokens import TokenType
 
-from om_dagster.queries.analyzer import through
+from om_dagster.queries.analyzer import follow_temps
 from om_dagster.queries.parser import Catalog, analyze
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -117,20 +117,9 @@ def statements(sql: str, dialect: str) -> list[str]:
 
 def follow(parsed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The edges between catalog tables of a session's statements (`analyze` results, in
-    order), temporary tables followed as `QueryAnalyzer._through_temps` does."""
+    order), temporary tables followed as `analyzer.follow_temps` does."""
     temps: dict[str, list[dict[str, Any]]] = {}
-    out: list[dict[str, Any]] = []
-    for result in parsed:
-        for temp, edges in result.get("temps", {}).items():
-            temps[temp] = [e for edge in edges for e in through(edge, temps)]
-        for edge in result["edges"]:
-            target = edge["target"]
-            if not target[0]:
-                if target[2] in temps:
-                    temps[target[2]] += through(edge, temps)
-                continue
-            out += through(edge, temps)
-    return out
+    return [edge for result in parsed for edge in follow_temps(result, temps)]
 
 
 def found(edges: Iterable[dict[str, Any]], reads: Iterable[Any] = (), writes: Iterable[Any] = ()) -> Found:

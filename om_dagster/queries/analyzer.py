@@ -132,16 +132,7 @@ class QueryAnalyzer:
         self.temps.move_to_end(session)
         if len(self.temps) > SESSIONS:
             self.temps.popitem(last=False)
-        out = []
-        for temp, edges in parsed.get("temps", {}).items():
-            temps[temp] = [e for edge in edges for e in through(edge, temps)]
-        for edge in parsed["edges"]:
-            target = edge["target"]
-            if not target[0]:
-                if target[2] in temps:
-                    temps[target[2]] += through(edge, temps)
-                continue  # its warning below
-            out += through(edge, temps)
+        out = follow_temps(parsed, temps)
         for table, why in parsed.get("unresolved", {}).items():
             if table not in temps:
                 self.status.warning(name, why)
@@ -150,6 +141,22 @@ class QueryAnalyzer:
     def close(self) -> None:
         if self.parsers is not None:
             self.parsers.close()
+
+
+def follow_temps(parsed: Analysis, temps: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """A query's edges between the catalog's tables, the session's `temps` (temporary table ->
+    the edges that filled it) updated with what the query made or filled."""
+    for temp, edges in parsed.get("temps", {}).items():
+        temps[temp] = [e for edge in edges for e in through(edge, temps)]
+    out = []
+    for edge in parsed["edges"]:
+        target = edge["target"]
+        if not target[0]:
+            if target[2] in temps:
+                temps[target[2]] += through(edge, temps)
+            continue  # a table the catalog lacks, no temp of the session: the caller warns
+        out += through(edge, temps)
+    return out
 
 
 def through(edge: dict[str, Any], temps: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
