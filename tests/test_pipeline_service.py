@@ -430,7 +430,13 @@ def bridge(live, tmp_path_factory):
     while not server.started:
         assert time.monotonic() < deadline, "the bridge did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/api/v1/openmetadata", db, standin
+    base = f"http://127.0.0.1:{port}/api/v1/openmetadata"
+    # a pipeline on a 5-minute cron, deployed now so that its tick comes while the others run
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    metadata_pipeline(om, om.get_by_name("services/databaseServices", "svc")["id"], "bridged", "*/5 * * * *")
+    om.close()
+    assert call("POST", f"{base}/deploy", json=deploy_payload(standin, "svc.bridged")).status_code == 200
+    yield base, db, standin
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -503,30 +509,6 @@ def test_the_bridge_deploys_runs_toggles_logs_kills_and_deletes(bridge, live):
     assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 200
     assert call("DELETE", f"{base}/delete", params={"dag_id": "nightly"}).status_code == 500
     assert call("POST", f"{base}/trigger", json={"dag_id": "nightly"}).status_code == 500
-
-
-def test_a_pipeline_deployed_through_the_bridge_runs_on_its_cron_and_reports(bridge, live):
-    """Deployed with a cron, the daemon's pipelines sensor (reading the bridge's store) runs it
-    at its next tick; the run reports running, then success, to OpenMetadata. Paused, it would
-    not (`due_runs`, tested in test_managed)."""
-    base, _, standin = bridge
-    client = live[0]
-    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
-    service = om.get_by_name("services/databaseServices", "svc")
-    metadata_pipeline(om, service["id"], "bridged", "* * * * *")
-    om.close()
-    assert call("POST", f"{base}/deploy", json=deploy_payload(standin, "svc.bridged")).status_code == 200
-    deadline = time.monotonic() + 200  # the sensor sees it, then its next minute comes
-    while time.monotonic() < deadline:
-        if any(s["pipelineState"] == "success" for s in client.get_status("svc.bridged")):
-            break
-        time.sleep(2)
-    else:
-        raise AssertionError(f"the deployed pipeline never ran: {client.get_status('svc.bridged')}")
-    assert [s["pipelineState"] for s in standin.status_history("svc.bridged")][:2] == ["running", "success"]
-    # nothing secret of a deployed pipeline reached Dagster's storage (runs, events, logs)
-    home = Path(live[2]["DAGSTER_HOME"])
-    assert not [f for f in home.rglob("*") if f.is_file() and BOT_TOKEN.encode() in f.read_bytes()]
 
 
 def connection_test(base: str, standin, config: dict, connection_type: str) -> dict:
@@ -604,3 +586,22 @@ def test_a_kill_through_the_bridge_during_a_long_run_leaves_it_stopped_in_openme
         time.sleep(0.5)
     assert standin.status_history("svc.slow")[-1]["pipelineState"] in ("stopped", "failed")
     assert call("POST", f"{base}/kill", json={"dag_id": "slow"}).status_code == 404  # nothing runs now
+
+
+def test_a_pipeline_deployed_through_the_bridge_runs_on_its_cron_and_reports(bridge, live):
+    """Deployed with a 5-minute cron, the daemon's pipelines sensor (reading the bridge's
+    store) runs it at its next tick; the run reports running, then success, to OpenMetadata.
+    Paused, it would not (`due_runs`, tested in test_managed)."""
+    _, _, standin = bridge  # deployed `svc.bridged` as it started: the tick comes meanwhile
+    client = live[0]
+    deadline = time.monotonic() + 420  # the sensor sees it (within 60 s), then its next 5-minute tick
+    while time.monotonic() < deadline:
+        if any(s["pipelineState"] == "success" for s in client.get_status("svc.bridged")):
+            break
+        time.sleep(2)
+    else:
+        raise AssertionError(f"the deployed pipeline never ran: {client.get_status('svc.bridged')}")
+    assert [s["pipelineState"] for s in standin.status_history("svc.bridged")][:2] == ["running", "success"]
+    # nothing secret of a deployed pipeline reached Dagster's storage (runs, events, logs)
+    home = Path(live[2]["DAGSTER_HOME"])
+    assert not [f for f in home.rglob("*") if f.is_file() and BOT_TOKEN.encode() in f.read_bytes()]
