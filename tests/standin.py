@@ -487,6 +487,10 @@ class StandIn:
             return 200, self.put_joins(tail[: -len("/joins")], body)
         if collection == "queries" and method == "PUT" and tail == "":
             return self.put_query(body)
+        if collection == "queries" and method == "PUT" and tail.count("/") == 1:
+            query_id, what = tail.split("/")
+            if what in ("usage", "users", "usedBy"):
+                return 201, self.query_relations(query_id, what, body)
         if method == "PUT" and tail == "":
             return self.put(collection, body)
         if method == "PUT" and tail == "bulk":
@@ -722,7 +726,8 @@ class StandIn:
                 raise ApiError(400, f"invalid JSON Patch: {err}") from None
             if patched != _public(entity):
                 patched["version"] = round(entity["version"] + 0.1, 1)
-            patched["_request"] = entity["_request"]
+            # what the server keeps beside the entity's JSON (usage, profiles...) stays
+            patched |= {k: v for k, v in entity.items() if k.startswith("_")}
             self.state.entities[path][where[1]] = patched
         return _public(patched)
 
@@ -889,7 +894,43 @@ class StandIn:
             status, entity = self._store(COLLECTIONS["queries"], request, fqn, parent)
             entity["checksum"] = checksum
             entity["_request"] = body
+            for absent in ("deleted", "serviceType", "dialect"):  # not fields of query.json
+                entity.pop(absent, None)
         return status, _public(entity)
+
+    def query_relations(self, query_id: str, what: str, body: Any) -> dict[str, Any]:
+        """`PUT /queries/{id}/usage` (entity references: added, `QueryRepository.addQueryUsage`),
+        `/users` (user FQNs; an unknown user is a 404: this stand-in knows none) and `/usedBy`
+        (names appended, duplicates kept, `addQueryUsedBy`); 201 and a ChangeEvent."""
+        with self.state.lock:
+            where = self.state.by_id.get(query_id)
+            if not where or where[0] != "queries":
+                raise ApiError(404, f"query instance for {query_id} not found")
+            entity = self.state.entities["queries"][where[1]]
+            items = body if isinstance(body, list) else []
+            if what == "usage":
+                held = {ref["id"] for ref in entity.get("queryUsedIn") or []}
+                for ref in items:
+                    if ref["id"] not in self.state.by_id:
+                        raise ApiError(404, f"{ref.get('type', 'table')} instance for {ref['id']} not found")
+                    if ref["id"] not in held:
+                        entity.setdefault("queryUsedIn", []).append(
+                            {"id": ref["id"], "type": ref.get("type", "table")}
+                        )
+                        held.add(ref["id"])
+            elif what == "users":
+                if items:
+                    raise ApiError(404, f"user instance for {items[0]} not found")
+            else:
+                entity["usedBy"] = [*(entity.get("usedBy") or []), *items]
+            return {
+                "eventType": "entityUpdated",
+                "entityType": "query",
+                "entityId": query_id,
+                "entityFullyQualifiedName": where[1],
+                "changeDescription": {"fieldsUpdated": [{"name": {"usage": "queryUsedIn"}.get(what, what)}]},
+                "entity": _public(entity),
+            }
 
     # --- lineage ---------------------------------------------------------------------------
 
