@@ -1,5 +1,6 @@
 """Fixtures: the contract in ../shared, the stand-in server, SQLite catalogs, recipe files."""
 
+import csv
 import os
 import sqlite3
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,32 @@ def metadata_pipeline(
             "airflowConfig": {"scheduleInterval": cron} if cron else {},
         },
     )
+
+
+def query_log(path: Path, header: list[str], rows: list[tuple]) -> Path:
+    """A CSV query log with OpenMetadata's column names."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@contextmanager
+def general_log(server: Server) -> Iterator[sqlalchemy.Connection]:
+    """A connection whose statements MariaDB's general log (to its table, emptied first) keeps;
+    the log is off again after the block."""
+    admin = server.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("SET GLOBAL log_output = 'TABLE'")
+        conn.exec_driver_sql("TRUNCATE TABLE mysql.general_log")
+        conn.exec_driver_sql("SET GLOBAL general_log = 1")
+    try:
+        with admin.connect() as conn:  # a connection of its own: its database from the log
+            yield conn
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET GLOBAL general_log = 0")
 
 
 def make_sqlite(path: Path, ddl: str) -> Path:

@@ -1,12 +1,10 @@
 """Lineage: a service's view and its query log into table and column edges on the stand-in,
 through temporary tables, merged with what the server holds, unchanged by a rerun."""
 
-import csv
-
 import pytest
 
 from om_dagster.location.definitions import build_definitions
-from tests.conftest import make_sqlite, recipe_dict, run_sql, write_recipe
+from tests.conftest import general_log, make_sqlite, query_log, recipe_dict, run_sql, write_recipe
 from tests.test_mysql import recipe as mysql_recipe
 
 DDL = """
@@ -29,11 +27,7 @@ P = "svc.main.main"
 @pytest.fixture
 def lineage_run(tmp_path, standin):
     db = make_sqlite(tmp_path / "shop.db", DDL)
-    log = tmp_path / "queries.csv"
-    with log.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["query_text", "user_name", "session_id"])
-        writer.writerows(LOG)
+    log = query_log(tmp_path / "queries.csv", ["query_text", "user_name", "session_id"], LOG)
     recipe = recipe_dict(db, server_url=standin.url)
     recipe["source"]["type"] = "query-log-lineage"
     recipe["source"]["sourceConfig"] = {"config": {"type": "DatabaseLineage", "queryLogFilePath": str(log)}}
@@ -102,17 +96,8 @@ def test_mysql_lineage_without_a_connection_in_the_recipe_reads_the_server_s(tmp
     """As OpenMetadata's lineage examples print it: a service name, no connection; the one
     the metadata run stored on the server is used (and its password masked)."""
     run_sql(mysql, "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE titles (name TEXT)")
-    admin = mysql.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("SET GLOBAL log_output = 'TABLE'")
-        conn.exec_driver_sql("TRUNCATE TABLE mysql.general_log")
-        conn.exec_driver_sql("SET GLOBAL general_log = 1")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("INSERT INTO titles SELECT title FROM films")
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SET GLOBAL general_log = 0")
+    with general_log(mysql) as conn:
+        conn.exec_driver_sql("INSERT INTO titles SELECT title FROM films")
     folder = tmp_path / "wf"
     write_recipe(folder / "my.yaml", mysql_recipe(mysql, standin))
     lineage = mysql_recipe(mysql, standin)

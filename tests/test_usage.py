@@ -1,7 +1,6 @@
 """Usage: a query log through query-parser, table-usage and metadata-usage, into the stand-in,
 with counts, joins and queries equal to what is worked out here by hand; a rerun changes none."""
 
-import csv
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,16 @@ import yaml
 
 from om_dagster.location.definitions import build_definitions
 from om_dagster.queries.parser import masked
-from tests.conftest import EXAMPLES, make_sqlite, recipe_dict, require_shared, run_sql, write_recipe
+from tests.conftest import (
+    EXAMPLES,
+    general_log,
+    make_sqlite,
+    query_log,
+    recipe_dict,
+    require_shared,
+    run_sql,
+    write_recipe,
+)
 from tests.test_mysql import recipe as mysql_recipe
 
 DDL = """
@@ -53,11 +61,7 @@ def usage_recipe(db: Path, log: Path, stage: Path, server_url: str) -> dict:
 @pytest.fixture
 def usage_run(tmp_path, standin):
     db = make_sqlite(tmp_path / "shop.db", DDL)
-    log = tmp_path / "queries.csv"
-    with log.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["query_text", "user_name", "start_time", "aborted"])
-        writer.writerows(LOG)
+    log = query_log(tmp_path / "queries.csv", ["query_text", "user_name", "start_time", "aborted"], LOG)
     folder = tmp_path / "wf"
     write_recipe(folder / "shop.yaml", recipe_dict(db, server_url=standin.url))
     write_recipe(folder / "shop_usage.yaml", usage_recipe(db, log, tmp_path / "stage", standin.url))
@@ -118,13 +122,12 @@ def test_the_official_query_log_usage_example_runs_on_mariadb(tmp_path, mysql, s
         mysql,
         "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE cast_ (film INT, actor TEXT)",
     )
-    log = tmp_path / "queries.csv"
-    with log.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["query_text", "database_name", "user_name", "start_time"])
-        join = "SELECT f.title, c.actor FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {}"
-        writer.writerows([(join.format(n), schema, "ann", f"{D1} 10:00:00.000") for n in (1, 2)])
-        writer.writerow((f"SELECT count(*) FROM `{schema}`.films", "", "bob", f"{D1} 11:00:00.000"))
+    join = "SELECT f.title, c.actor FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {}"
+    rows = [(join.format(n), schema, "ann", f"{D1} 10:00:00.000") for n in (1, 2)]
+    rows.append((f"SELECT count(*) FROM `{schema}`.films", "", "bob", f"{D1} 11:00:00.000"))
+    log = query_log(
+        tmp_path / "queries.csv", ["query_text", "database_name", "user_name", "start_time"], rows
+    )
     folder = tmp_path / "wf"
     for name in ("mysql", "query_log_usage"):
         data = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
@@ -155,21 +158,12 @@ def test_mysql_usage_reads_the_general_log_and_a_rerun_changes_no_count(tmp_path
         mysql,
         "CREATE TABLE films (id INT PRIMARY KEY, title TEXT); CREATE TABLE cast_ (film INT, actor TEXT)",
     )
-    admin = mysql.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("SET GLOBAL log_output = 'TABLE'")
-        conn.exec_driver_sql("TRUNCATE TABLE mysql.general_log")
-        conn.exec_driver_sql("SET GLOBAL general_log = 1")
-    try:
-        with admin.connect() as conn:  # a connection of its own: its database from the log
-            for n in range(3):
-                conn.exec_driver_sql(
-                    f"SELECT f.title FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {n}"
-                )
-            conn.exec_driver_sql("INSERT INTO films SELECT film + 100, actor FROM cast_")
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql("SET GLOBAL general_log = 0")
+    with general_log(mysql) as conn:
+        for n in range(3):
+            conn.exec_driver_sql(
+                f"SELECT f.title FROM films f JOIN cast_ c ON c.film = f.id WHERE f.id = {n}"
+            )
+        conn.exec_driver_sql("INSERT INTO films SELECT film + 100, actor FROM cast_")
     folder = tmp_path / "wf"
     metadata = mysql_recipe(mysql, standin)
     usage = mysql_recipe(mysql, standin)

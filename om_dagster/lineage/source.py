@@ -19,7 +19,7 @@ from om_dagster.queries.analyzer import QueryAnalyzer
 from om_dagster.queries.config import LineageConfig, query_config
 from om_dagster.queries.log import QueryLogSource
 from om_dagster.queries.mysql import MysqlQueryLog
-from om_dagster.queries.parser import Key, masked
+from om_dagster.queries.parser import Key
 from om_dagster.queries.postgres import PostgresQueryLog
 from om_dagster.sources.database import filtered_out
 
@@ -78,7 +78,7 @@ class LineageSource(Source):
                 source, target = tuple(found["source"]), tuple(found["target"])
                 if self._filtered(source) or self._filtered(target) or source == target:
                     continue
-                edge = self.edges.setdefault((source, target), Edge(masked(query["query"]), kind))
+                edge = self.edges.setdefault((source, target), Edge(query["masked"], kind))
                 for to, froms in found["columns"].items():
                     edge.columns.setdefault(to, set()).update(tuple(f) for f in froms)
 

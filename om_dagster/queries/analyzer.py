@@ -19,7 +19,7 @@ from om_dagster.core.recipe import Recipe
 from om_dagster.core.status import Status
 from om_dagster.core.steps import StepError
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
-from om_dagster.queries.parser import DIALECTS, Key, fingerprint
+from om_dagster.queries.parser import DIALECTS, Key, checksum, masked
 from om_dagster.queries.pool import Parsers
 
 CACHE = 20_000  # parsed query shapes kept
@@ -84,11 +84,14 @@ class QueryAnalyzer:
         return DIALECTS[kind]
 
     def analyses(self, queries: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Analysis]]:
-        """Each query that parses, with its analysis (`edges` between the catalog's tables
-        only, through the session's temporary tables); in the order given."""
+        """Each query that parses, with its shape (`masked`, and its `checksum`) and its
+        analysis (`edges` between the catalog's tables only, through the session's temporary
+        tables); in the order given."""
         with ThreadPoolExecutor(self.workers, thread_name_prefix="query-parser") as pool:
             pending: deque[tuple[dict[str, Any], Future[Analysis] | Analysis]] = deque()
             for query in queries:
+                shape = masked(query["query"])  # once a query: its cache key and its name
+                query = query | {"masked": shape, "checksum": checksum(shape)}
                 pending.append((query, self._submit(pool, query)))
                 while len(pending) >= 4 * self.workers:
                     yield from self._done(*pending.popleft())
@@ -96,7 +99,7 @@ class QueryAnalyzer:
                 yield from self._done(*pending.popleft())
 
     def _key(self, query: dict[str, Any]) -> tuple[str, str | None, str | None]:
-        return fingerprint(query["query"]), query.get("database"), query.get("schema")
+        return query["checksum"], query.get("database"), query.get("schema")
 
     def _submit(self, pool: ThreadPoolExecutor, query: dict[str, Any]) -> "Future[Analysis] | Analysis":
         key = self._key(query)

@@ -62,8 +62,13 @@ def masked(sql: str) -> str:
     return _SPACE.sub(" ", _LITERALS.sub("?", sql)).strip()
 
 
+def checksum(shape: str) -> str:
+    """A masked query's name: md5 of its text, as the server checksums a Query's text."""
+    return hashlib.md5(shape.encode("utf-8")).hexdigest()
+
+
 def fingerprint(sql: str) -> str:
-    return hashlib.md5(masked(sql).encode("utf-8")).hexdigest()
+    return checksum(masked(sql))
 
 
 class Catalog:

@@ -9,7 +9,6 @@ from om_dagster.core.steps import Kind, Processor, Record, StepError
 from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.queries.analyzer import QueryAnalyzer
 from om_dagster.queries.config import LineageConfig, query_config
-from om_dagster.queries.parser import fingerprint, masked
 
 # the schema's default for `parsingTimeoutLimit`, which only lineage recipes can set
 PARSING_TIMEOUT = 300
@@ -39,8 +38,6 @@ class QueryParserProcessor(Processor):
                 Kind.PARSED_QUERY,
                 query
                 | {
-                    "checksum": fingerprint(query["query"]),
-                    "masked": masked(query["query"]),
                     "reads": parsed["reads"],
                     "writes": parsed["writes"],
                     "joins": parsed["joins"],
