@@ -25,6 +25,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
@@ -165,6 +166,33 @@ class Server:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class ServeProcess:
+    """A bench's own stand-in (a subclass in the bench script, run as `script --serve PORT
+    *args`) in a process for one run."""
+
+    def __init__(self, script: Path, *args: str, token: str = "bench-token") -> None:
+        self.port = free_port()
+        self.token = token
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), "--serve", str(self.port), *args], stdout=subprocess.PIPE, text=True
+        )
+        self.proc.stdout.readline()  # "stand-in OpenMetadata server (bench) on ..."
+
+    def get(self, what: str) -> Any:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/v1/{what}", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.load(response)
+
+    def requests(self) -> int:
+        return self.get("__standin/stats")["total_requests"]
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -40,13 +40,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from ingest import free_port, machine  # bench/ingest.py: the same machine line and ports
+from ingest import ServeProcess, machine  # bench/ingest.py: the same machine line and ports
 from ingest import recipe as ingest_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,33 +305,6 @@ def serve(port: int, version: str, nagle: bool) -> None:
     server.httpd.serve_forever()
 
 
-class Server:
-    """A stand-in server process for one run (see `serve`)."""
-
-    def __init__(self, version: str, nagle: bool) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE), "--serve", str(self.port), version, "nagle" if nagle else "nodelay"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.proc.stdout.readline()
-
-    def get(self, what: str) -> Any:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1/{what}", headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return json.load(response)
-
-    def requests(self) -> int:
-        return self.get("__standin/stats")["total_requests"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
-
-
 # --- running a client ---------------------------------------------------------------------
 
 
@@ -414,7 +386,7 @@ def timed(
 def run(who: str, db: Database, nagle: bool, peer: str | None = None, timeout: float | None = None) -> dict:
     """One client on one dataset: metadata recipe (set-up), then the profiler recipe, timed."""
     ours = peer is None
-    server = Server("1.13.0" if ours else "2.0.7", nagle)
+    server = ServeProcess(HERE, "1.13.0" if ours else "2.0.7", "nagle" if nagle else "nodelay", token=TOKEN)
     name = f"{'ours' if ours else 'peer'}_{db.dataset}_{db.dialect}_{db.size}"
     folder = OUT / f"profile_{name}"
     folder.mkdir(parents=True, exist_ok=True)

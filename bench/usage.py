@@ -38,17 +38,15 @@ import os
 import random
 import re
 import sqlite3
-import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest import free_port, machine  # bench/ingest.py: the same machine line and ports
+from ingest import ServeProcess, machine  # bench/ingest.py: the same machine line and ports
 from ingest import recipe as ingest_recipe
 
 # bench/profile.py's timing, revision line and id pattern, loaded by its path: its name is the
@@ -583,33 +581,6 @@ def serve(port: int, version: str, as_is: bool) -> None:
     server.httpd.serve_forever()
 
 
-class Server:
-    """A stand-in server process for one run (see `serve`)."""
-
-    def __init__(self, version: str, as_is: bool) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE), "--serve", str(self.port), version, "as-is" if as_is else "fixed"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.proc.stdout.readline()
-
-    def get(self, what: str) -> Any:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1/{what}", headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return json.load(response)
-
-    def requests(self) -> int:
-        return self.get("__standin/stats")["total_requests"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
-
-
 # --- running a client ---------------------------------------------------------------------
 
 
@@ -619,7 +590,7 @@ def run(
     """One client on one log: the metadata recipe (om-dagster's, set-up), then the usage
     recipe, timed."""
     ours = peer is None
-    server = Server("1.13.0" if ours else "2.0.7", as_is)
+    server = ServeProcess(HERE, "1.13.0" if ours else "2.0.7", "as-is" if as_is else "fixed", token=TOKEN)
     folder = OUT / f"{'ours' if ours else 'peer'}_{n}"
     folder.mkdir(parents=True, exist_ok=True)
     try:
