@@ -162,6 +162,8 @@ COLLECTIONS = {
         ),
     )
 }
+ENTITY_TYPES = {c.path: c.entity_type for c in COLLECTIONS.values()} | {"dataQuality/testSuites": "testSuite"}
+REFERENCED = {kind: path for path, kind in ENTITY_TYPES.items()}  # an entity reference's type -> where
 PIPELINE_STATUS_SCHEMA = (
     "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
 )
@@ -530,12 +532,17 @@ class StandIn:
         if not collection.parent_field:
             return quote_part(name), None
         parent_fqn = body[collection.parent_field]
-        if isinstance(parent_fqn, dict):  # an entity reference (ingestion pipelines' `service`)
+        parent_collection = collection.parent_collection
+        if isinstance(parent_fqn, dict):
+            # an entity reference (ingestion pipelines' `service`): `IngestionPipelineRepository
+            # .prepare` reads it by its type, a service or a test suite
+            kind = parent_fqn.get("type", "")
+            parent_collection = REFERENCED.get(kind, parent_collection)
             where = self.state.by_id.get(parent_fqn.get("id", ""))
-            parent_fqn = where[1] if where else parent_fqn.get("id")
-        parent = self.state.entities.get(collection.parent_collection, {}).get(parent_fqn)
+            parent_fqn = where[1] if where and where[0] == parent_collection else parent_fqn.get("id")
+        parent = self.state.entities.get(parent_collection, {}).get(parent_fqn)
         if parent is None or parent.get("deleted"):
-            kind = COLLECTIONS[collection.parent_collection].entity_type
+            kind = ENTITY_TYPES[parent_collection]
             raise ApiError(404, f"{kind} instance for {parent_fqn} not found")
         return f"{parent['fullyQualifiedName']}.{quote_part(name)}", parent
 
@@ -586,7 +593,7 @@ class StandIn:
             _request=body,
         )
         if parent is not None:
-            ref = _ref(parent, COLLECTIONS[collection.parent_collection].entity_type)
+            ref = _ref(parent, ENTITY_TYPES[self.state.by_id[parent["id"]][0]])
             entity[collection.parent_field] = ref
             for up in ("service", "database"):
                 if up in parent and up != collection.parent_field:
@@ -981,6 +988,12 @@ class StandIn:
         `TestCaseResultResource`)."""
         if rest in ("testSuites/executable", "testSuites/basic") and method == "PUT":
             return self.put_test_suite(body)
+        if rest.startswith("testSuites/name/") and method == "GET":  # `TestSuiteResource.getByName`
+            fqn = unquote(rest[len("testSuites/name/") :])
+            suite = self.state.entities.get("dataQuality/testSuites", {}).get(fqn)
+            if suite is None:
+                raise ApiError(404, f"testSuite instance for {fqn} not found")
+            return 200, suite
         if rest == "testCases" and method == "PUT":
             return self.put_test_case(body)
         if rest == "testCases" and method == "GET":
@@ -1025,6 +1038,7 @@ class StandIn:
                 "basicEntityReference": _ref(table, "table"),
             }
             suites[fqn] = suite
+            self.state.by_id[suite["id"]] = ("dataQuality/testSuites", fqn)
         return (200 if existing else 201), suite
 
     def put_test_case(self, body: Any) -> tuple[int, Any]:

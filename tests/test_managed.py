@@ -43,6 +43,86 @@ def test_the_generic_job_runs_a_pipeline_named_by_its_tag(server, tmp_path):
     assert "svc.main" not in json.dumps(run.run_config) and "databaseMode" not in json.dumps(run.run_config)
 
 
+def seed_test_suite_pipeline(server, job) -> str:
+    """The tables of `svc` ingested, a case on `a` (no rows), and a TestSuite pipeline of the
+    table's suite, as the UI creates them: its FQN."""
+    assert job.execute_in_process(tags={"om/pipeline_fqn": "svc.nightly"}).success
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=server.url))
+    suite = om.put("dataQuality/testSuites/basic", {"name": "s", "basicEntityReference": "svc.main.main.a"})
+    om.put(
+        "dataQuality/testCases",
+        {
+            "name": "no rows",
+            "entityLink": "<#E::table::svc.main.main.a>",
+            "testDefinition": "tableRowCountToEqual",
+            "parameterValues": [{"name": "value", "value": "0"}],
+        },
+    )
+    pipeline = om.put(
+        "services/ingestionPipelines",
+        {
+            "name": "tests",
+            "pipelineType": "TestSuite",
+            "service": {"id": suite["id"], "type": "testSuite"},
+            "sourceConfig": {"config": {"type": "TestSuite", "entityFullyQualifiedName": "svc.main.main.a"}},
+            "airflowConfig": {},
+        },
+    )
+    om.close()
+    return pipeline["fullyQualifiedName"]
+
+
+def test_a_test_suite_pipeline_runs_the_cases_the_server_holds(server, tmp_path):
+    """A TestSuite pipeline (its service a test suite, as the UI creates it) runs the table's
+    cases on the service's connection, read from the server as the metadata run's is."""
+    job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
+    fqn = seed_test_suite_pipeline(server, job)
+    assert fqn == "svc.main.main.a.testSuite.tests"  # `IngestionPipelineRepository`: the suite's FQN
+    recipe = pipeline_recipe(OpenMetadataServerConfig(hostPort=server.url), fqn)
+    assert recipe.workflow.source.type == "TestSuite" and recipe.workflow.source.serviceConnection is None
+    result = job.execute_in_process(tags={"om/pipeline_fqn": fqn})
+    assert result.success
+    assert server.test_results("svc.main.main.a.no rows")[0]["testCaseStatus"] == "Success"
+    assert [s["pipelineState"] for s in server.status_history(fqn)] == ["running", "success"]
+    ran = {e.step_key for e in result.all_events if e.is_step_success}
+    assert ran == {"source", "managed_processor", "sink"}  # the stage and bulk sink skipped
+
+
+def test_a_profiler_pipeline_runs_its_processor(server, tmp_path):
+    """The generic job's branch after the source follows the pipeline's type: a profiler
+    pipeline profiles (its processor runs), then writes the profiles."""
+    job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
+    assert job.execute_in_process(tags={"om/pipeline_fqn": "svc.nightly"}).success
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=server.url))
+    service = om.get_by_name("services/databaseServices", "svc")
+    om.put(
+        "services/ingestionPipelines",
+        {
+            "name": "profile",
+            "pipelineType": "profiler",
+            "service": {"id": service["id"], "type": "databaseService"},
+            "sourceConfig": {"config": {"type": "Profiler"}},
+            "airflowConfig": {},
+        },
+    )
+    om.close()
+    result = job.execute_in_process(tags={"om/pipeline_fqn": "svc.profile"})
+    assert result.success
+    assert [p["tableProfile"]["rowCount"] for p in server.profiles("svc.main.main.a")] == [0]
+    assert {e.step_key for e in result.all_events if e.is_step_success} == {
+        "source",
+        "managed_processor",
+        "sink",
+    }
+
+
+def test_a_test_suite_pipeline_of_a_missing_suite_is_one_line(server, tmp_path):
+    fqn = seed_test_suite_pipeline(server, build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB))
+    del server.state.entities["dataQuality/testSuites"]["svc.main.main.a.testSuite"]  # deleted since
+    with pytest.raises(RecipeError, match=rf"^openmetadata:{fqn}: service: no test suite"):
+        pipeline_recipe(OpenMetadataServerConfig(hostPort=server.url), fqn)
+
+
 def test_the_generic_job_without_a_pipeline_tag_says_what_to_do(server, tmp_path):
     job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
     result = job.execute_in_process(raise_on_error=False)
@@ -93,6 +173,36 @@ def test_the_sensor_launches_pipelines_whose_tick_came(server, tmp_path):
         build_sensor_context(cursor=result.cursor, instance=DagsterInstance.ephemeral())
     )
     assert list(again.run_requests) == []
+
+
+def pipelines_sensor(tmp_path):
+    (tmp_path / "none").mkdir()
+    defs = build_definitions(tmp_path / "none")
+    return next(s for s in defs.sensors if s.name == "openmetadata_ingestion_pipelines")
+
+
+def test_the_sensor_without_a_store_skips_and_creates_none(tmp_path, monkeypatch):
+    """A code location whose bridge never deployed anything: a skip saying so, and no empty
+    database left behind by a read."""
+    db = tmp_path / "never.db"
+    monkeypatch.setenv("OM_DAGSTER_BRIDGE_DB", f"sqlite:///{db}")
+    monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", "http://127.0.0.1:1/api")  # the sensor's switch
+    sensor = pipelines_sensor(tmp_path)
+    result = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    assert list(result.run_requests) == []
+    assert "no pipeline deployed through the bridge yet" in result.skip_message
+    assert not db.exists()
+
+
+def test_the_sensor_never_shows_the_stores_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("OM_DAGSTER_BRIDGE_DB", "postgresql+psycopg2://om:st0re-s3cret@127.0.0.1:1/om")
+    monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", "http://127.0.0.1:1/api")
+    sensor = pipelines_sensor(tmp_path)
+    result = sensor.evaluate_tick(build_sensor_context(instance=DagsterInstance.ephemeral()))
+    assert (
+        "cannot read the bridge's store (postgresql+psycopg2://om:***@127.0.0.1:1/om)" in result.skip_message
+    )
+    assert "st0re-s3cret" not in result.skip_message
 
 
 def test_the_sensor_runs_only_pipelines_matching_the_pattern(server, tmp_path, monkeypatch):

@@ -11,9 +11,11 @@ import sqlalchemy
 import yaml
 
 from om_dagster.core.loader import load_recipe
-from om_dagster.core.recipe import RecipeError
+from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.core.steps import Kind, StepError
 from om_dagster.location.definitions import build_definitions
+from om_dagster.location.factory import MANAGED_JOB
+from om_dagster.openmetadata.client import OpenMetadataClient
 from om_dagster.queries.postgres import PostgresQueryLog, PostgresUsageSource
 from tests.conftest import EXAMPLES, require_shared, run_sql, write_recipe
 from tests.test_postgres import recipe as postgres_recipe
@@ -135,6 +137,38 @@ def test_usage_counts_the_day_s_calls_run_after_run(tmp_path, shop, standin):
     assert usage(standin, shop) == today(third)
     assert job.execute_in_process().success
     assert usage(standin, shop) == today(third)
+
+
+def test_a_usage_pipeline_defined_in_openmetadata_stages_and_bulk_loads(tmp_path, shop, standin, monkeypatch):
+    """The generic job of pipelines deployed from OpenMetadata takes a usage pipeline's branch
+    (processor, stage, bulk sink): the same counts as the recipe file's job."""
+    folder = tmp_path / "wf"
+    write_recipe(folder / "pg.yaml", postgres_recipe(shop, standin))
+    assert build_definitions(folder).resolve_job_def("pg").execute_in_process().success
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    service = om.get_by_name("services/databaseServices", "pg", fields="connection")
+    assert service["connection"]["config"]["hostPort"] == shop.host_port  # stored by the metadata run
+    stage = tmp_path / "stage"
+    om.put(
+        "services/ingestionPipelines",
+        {
+            "name": "usage",
+            "pipelineType": "usage",
+            "service": {"id": service["id"], "type": "databaseService"},
+            "sourceConfig": {"config": {"type": "DatabaseUsage", "stageFileLocation": str(stage)}},
+            "airflowConfig": {},
+        },
+    )
+    om.close()
+    monkeypatch.setenv("OM_DAGSTER_SERVER_HOST_PORT", standin.url)
+    (tmp_path / "none").mkdir()
+    job = build_definitions(tmp_path / "none").resolve_job_def(MANAGED_JOB)
+    result = job.execute_in_process(tags={"om/pipeline_fqn": "pg.usage"})
+    assert result.success
+    assert usage(standin, shop) == today(FIRST)
+    ran = {e.step_key for e in result.all_events if e.is_step_success}
+    assert ran == {"source", "managed_processor", "stage", "bulk_sink"}
+    assert (stage / ".state" / "postgres-usage-pg.json").exists()
 
 
 def records(source) -> dict[str, int]:

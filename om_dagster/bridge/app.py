@@ -39,7 +39,7 @@ from om_dagster.openmetadata.managed import STEPS, pipeline_recipe
 
 PREFIX = "/api/v1/openmetadata"
 OTHER_PREFIXES = ("/pluginsv2/api/v2/openmetadata", "/api/v2/openmetadata")  # newer servers probe these first
-SUPPORTED = tuple(STEPS)  # TestSuite pipelines: not yet
+SUPPORTED = tuple(STEPS)
 LOG_CHUNK = 2_000_000  # characters of logs an answer carries, as the Airflow plugin pages them
 VERSION = re.compile(r"(\d+)\.(\d+)")
 

@@ -41,6 +41,7 @@ from om_dagster.location.logs import LOGGER_CONFIG, LOGGERS
 from om_dagster.location.ops import (
     aws_source,
     bulk_sink,
+    managed_processor,
     processor,
     recipe_asset_key,
     recipe_error,
@@ -260,8 +261,10 @@ MANAGED_JOB = "openmetadata_ingestion_pipeline"
 
 def managed_job(resources: dict[str, Any], recipe: ManagedRecipeResource) -> JobDefinition:
     """One job for every ingestion pipeline defined in OpenMetadata: the run's
-    `om/pipeline_fqn` tag says which. Its runs materialize `openmetadata/<service>/<workflow>`,
-    the key a recipe file of that service and workflow has."""
+    `om/pipeline_fqn` tag says which; its type says, when the run starts, which of the
+    branches after the source runs (a processor or not, then the sink, or the stage and bulk
+    sink). Its runs materialize `openmetadata/<service>/<workflow>`, the key a recipe file of
+    that service and workflow has."""
 
     @job(
         name=MANAGED_JOB,
@@ -272,6 +275,8 @@ def managed_job(resources: dict[str, Any], recipe: ManagedRecipeResource) -> Job
         executor_def=in_process_executor,
     )
     def managed() -> None:
-        sink(source())
+        to_sink, to_stage = managed_processor(source())
+        sink(to_sink)
+        bulk_sink(stage(to_stage))
 
     return managed

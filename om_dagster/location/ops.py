@@ -288,6 +288,23 @@ def processor(
     return transform(context, "processor", records, recipe, openmetadata)
 
 
+@op(
+    out={"to_sink": Out(Spool, is_required=False), "to_stage": Out(Spool, is_required=False)},
+    description="A managed pipeline's processor, if its type has one; then on to its sink, or to "
+    "its stage and bulk sink (usage): the pipeline's shape is known only when its run starts.",
+)
+def managed_processor(
+    context: OpExecutionContext, records: Spool, recipe: RecipeSource, openmetadata: OpenMetadataResource
+):
+    loaded = load(context, recipe)
+    route = "to_stage" if loaded.workflow.stage is not None else "to_sink"
+    if loaded.workflow.processor is None:
+        yield Output(records, route)
+        return
+    done = transform(context, "processor", records, recipe, openmetadata)
+    yield Output(done.value, route, metadata=done.metadata)
+
+
 def write(
     context: OpExecutionContext,
     role: str,

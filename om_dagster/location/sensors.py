@@ -38,7 +38,7 @@ from om_dagster.core.steps import first_line
 from om_dagster.location.factory import MANAGED_JOB
 from om_dagster.location.ops import PROCESS_TAG, STATUS_REPORTED_TAG, send_status
 from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource
-from om_dagster.openmetadata.deployed import Store, default_url
+from om_dagster.openmetadata.deployed import Store, default_url, nothing_deployed, shown
 from om_dagster.openmetadata.managed import due_runs
 
 RecipeLoader = Callable[[DagsterRun], Recipe]
@@ -162,14 +162,16 @@ def managed_pipelines_sensor() -> SensorDefinition:
         "(airflowConfig.scheduleInterval, pipelineTimezone), once a tick, never when disabled.",
     )
     def ingestion_pipelines(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+        if nothing_deployed(url := default_url()):
+            return SkipReason(f"no pipeline deployed through the bridge yet (no store at {shown(url)})")
         try:
-            store = Store()
+            store = Store(url)
             try:
                 deployed = store.all()
             finally:
                 store.close()
         except SQLAlchemyError as err:
-            return SkipReason(f"cannot read the bridge's store ({default_url()}): {first_line(err)}")
+            return SkipReason(f"cannot read the bridge's store ({shown(url)}): {first_line(err)}")
         if pattern := os.environ.get(PATTERN_ENV):  # e.g. "^prod_.*" : only some of the pipelines
             deployed = [p for p in deployed if re.search(pattern, p.fqn)]
         listed = [

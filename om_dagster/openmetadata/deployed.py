@@ -139,6 +139,19 @@ def _deployed(row: Any) -> Deployed:
     return Deployed(row.name, row.fqn, row.pipeline_type, row.schedule, row.timezone, row.enabled, entity)
 
 
+def nothing_deployed(url: str) -> bool:
+    """True for a SQLite store no bridge has created yet: reading it must not create it."""
+    parsed = sqlalchemy.engine.make_url(url)
+    return (
+        parsed.get_backend_name() == "sqlite" and bool(parsed.database) and not Path(parsed.database).exists()
+    )
+
+
+def shown(url: str) -> str:
+    """The store's URL as logs may show it: its password masked."""
+    return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+
+
 def default_url() -> str:
     """`OM_DAGSTER_BRIDGE_DB`, else a SQLite file under `DAGSTER_HOME` (else the working folder)."""
     if url := os.environ.get(DB_ENV):

@@ -42,7 +42,9 @@ STEPS = {
     "lineage": lambda _: SINK,
     "profiler": lambda _: {"processor": {"type": "orm-profiler", "config": {}}, **SINK},
     "usage": _usage_steps,
+    "TestSuite": lambda _: {"processor": {"type": "orm-test-runner", "config": {}}, **SINK},
 }
+TEST_SUITES = "dataQuality/testSuites"
 SOURCE_SUFFIX = {"usage": "-usage", "lineage": "-lineage"}  # postgres -> postgres-usage
 MASK = "*********"
 NOT_A_BOT = (
@@ -67,6 +69,8 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
                 + ", ".join(STEPS),
             )
         reference = pipeline["service"]
+        if pipeline["pipelineType"] == "TestSuite":
+            return _test_suite_recipe(client, pipeline, server, origin)
         service = client.get_by_name(
             "services/databaseServices", reference["fullyQualifiedName"], fields="connection"
         )
@@ -90,22 +94,44 @@ def pipeline_recipe(server: OpenMetadataServerConfig, pipeline_fqn: str) -> Reci
             origin, "service.serviceType", f"{service.get('serviceType')!r} is not supported yet"
         )
     kind = pipeline["pipelineType"]
-    data: dict[str, Any] = {
-        "source": {
-            "type": source_type + SOURCE_SUFFIX.get(kind, ""),
-            "serviceName": service["name"],
-            "serviceConnection": {"config": service["connection"]["config"]},
-            "sourceConfig": source_config,
-        },
-        **STEPS[kind](source_config),
+    source = {
+        "type": source_type + SOURCE_SUFFIX.get(kind, ""),
+        "serviceName": service["name"],
+        "serviceConnection": {"config": service["connection"]["config"]},
+        "sourceConfig": source_config,
+    }
+    return build_recipe(_recipe(pipeline, source, server), origin)
+
+
+def _test_suite_recipe(
+    client: OpenMetadataClient, pipeline: dict[str, Any], server: OpenMetadataServerConfig, origin: Path
+) -> Recipe:
+    """As OpenMetadata's test-suite builder: the suite's name as the service, no connection
+    (the test runner reads the tested table's service connection from the server)."""
+    reference = pipeline["service"]
+    if client.get_by_name(TEST_SUITES, reference["fullyQualifiedName"]) is None:
+        raise RecipeError(
+            origin, "service", f"no test suite {reference['fullyQualifiedName']!r} on the server"
+        )
+    if not (pipeline.get("sourceConfig") or {}).get("config"):
+        raise RecipeError(origin, "sourceConfig", f"the server sent none: {NOT_A_BOT}")
+    source = {"type": "TestSuite", "serviceName": reference["name"], "sourceConfig": pipeline["sourceConfig"]}
+    return build_recipe(_recipe(pipeline, source, server), origin)
+
+
+def _recipe(
+    pipeline: dict[str, Any], source: dict[str, Any], server: OpenMetadataServerConfig
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        **STEPS[pipeline["pipelineType"]](source["sourceConfig"]),
         "workflowConfig": {
             "loggerLevel": pipeline.get("loggerLevel", "INFO"),
             "raiseOnError": pipeline.get("raiseOnError", True),
             "openMetadataServerConfig": server.model_dump(mode="json", exclude_none=True) | _token(server),
         },
-        "ingestionPipelineFQN": pipeline_fqn,
+        "ingestionPipelineFQN": pipeline["fullyQualifiedName"],
     }
-    return build_recipe(data, origin)
 
 
 def _token(server: OpenMetadataServerConfig) -> dict[str, Any]:
