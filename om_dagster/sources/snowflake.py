@@ -104,9 +104,11 @@ class SnowflakeSource(DatabaseSource):
             database=database,
             query={**query, **(c.connectionOptions or {})},
         )
-        return sqlalchemy.create_engine(
+        engine = sqlalchemy.create_engine(
             url, connect_args={**args, **(c.connectionArguments or {})}, pool_size=POOL_SIZE
         )
+        engine.dialect.normalize_name = as_stored  # type: ignore[method-assign]
+        return engine
 
     def databases(self) -> Iterator[tuple[str, Engine]]:
         if self.connection.database:
@@ -128,6 +130,14 @@ class SnowflakeSource(DatabaseSource):
 
     def display_type(self, sa_type: Any, mapped: types.ColumnType, dialect: Any) -> str:
         return native_display(sa_type, mapped, dialect)
+
+
+def as_stored(name: str | None) -> str | None:
+    """A name as Snowflake stores it (`ORDERS`), not as SQLAlchemy lower-cases it (`orders`):
+    OpenMetadata's Snowflake connector keeps them so, and the same catalog must get the same
+    FQNs from either client. The dialect then quotes the upper-case names it is given, which
+    Snowflake reads as the names it stores."""
+    return name
 
 
 def private_key_der(key: SecretStr, passphrase: SecretStr | None) -> bytes:

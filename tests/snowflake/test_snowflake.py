@@ -82,29 +82,30 @@ def test_a_snowflake_catalog_through_the_dagster_job(tmp_path, snowflake, standi
     write_recipe(folder / "snow.yaml", recipe(standin, snowflake))
     result = build_definitions(folder).resolve_job_def("snow").execute_in_process(raise_on_error=False)
     assert result.success  # fakesnow cannot give foreign keys: a warning, the tables still go in
-    assert set(standin.all("databaseSchemas")) == {"snow.SHOP.sales"}
+    # names as Snowflake stores them, as OpenMetadata's own connector keeps them
+    assert set(standin.all("databaseSchemas")) == {"snow.SHOP.SALES"}
     tables = {k.rsplit(".", 1)[1]: v for k, v in standin.all("tables").items()}
     assert {n: t["tableType"] for n, t in tables.items()} == {
-        "customers": "Regular",
-        "orders": "Regular",
-        "big_orders": "View",
+        "CUSTOMERS": "Regular",
+        "ORDERS": "Regular",
+        "BIG_ORDERS": "View",
     }
-    cols = {c["name"]: c for c in tables["orders"]["columns"]}
+    cols = {c["name"]: c for c in tables["ORDERS"]["columns"]}
     assert {n: c["dataType"] for n, c in cols.items()} == {
-        "id": "DECIMAL",
-        "customer_id": "DECIMAL",
-        "amount": "DECIMAL",
-        "note": "VARCHAR",
-        "payload": "VARIANT",
-        "tz": "TIMESTAMPZ",
-        "ntz": "TIMESTAMP",
-        "paid": "BOOLEAN",
-        "raw": "BINARY",
-        "rate": "FLOAT",
+        "ID": "DECIMAL",
+        "CUSTOMER_ID": "DECIMAL",
+        "AMOUNT": "DECIMAL",
+        "NOTE": "VARCHAR",
+        "PAYLOAD": "VARIANT",
+        "TZ": "TIMESTAMPZ",
+        "NTZ": "TIMESTAMP",
+        "PAID": "BOOLEAN",
+        "RAW": "BINARY",
+        "RATE": "FLOAT",
     }
-    assert (cols["amount"]["precision"], cols["amount"]["scale"]) == (10, 2)
-    assert cols["id"]["constraint"] == "PRIMARY_KEY" and cols["note"]["dataLength"] == 20
-    assert "WHERE (AMOUNT > 100)" in tables["big_orders"]["schemaDefinition"]
+    assert (cols["AMOUNT"]["precision"], cols["AMOUNT"]["scale"]) == (10, 2)
+    assert cols["ID"]["constraint"] == "PRIMARY_KEY" and cols["NOTE"]["dataLength"] == 20
+    assert "WHERE (AMOUNT > 100)" in tables["BIG_ORDERS"]["schemaDefinition"]
 
 
 def test_the_official_example_runs_with_only_the_account_changed(tmp_path, snowflake, standin):
@@ -116,7 +117,7 @@ def test_the_official_example_runs_with_only_the_account_changed(tmp_path, snowf
     data["workflowConfig"]["openMetadataServerConfig"]["hostPort"] = standin.url
     source, sink, _ = ingest(write_recipe(tmp_path / "snowflake.yaml", data))
     assert source.failure_count == 0 and sink.failure_count == 0
-    assert "snowflake.SHOP.sales.orders" in standin.all("tables")
+    assert "snowflake.SHOP.SALES.ORDERS" in standin.all("tables")
 
 
 def test_filters_and_mark_deleted_on_snowflake(tmp_path, snowflake, standin):
@@ -124,12 +125,12 @@ def test_filters_and_mark_deleted_on_snowflake(tmp_path, snowflake, standin):
     data["source"]["sourceConfig"]["config"]["tableFilterPattern"] = {"excludes": ["^big_"]}
     path = write_recipe(tmp_path / "snow.yaml", data)
     ingest(path)
-    assert set(standin.all("tables")) == {"snow.SHOP.sales.customers", "snow.SHOP.sales.orders"}
+    assert set(standin.all("tables")) == {"snow.SHOP.SALES.CUSTOMERS", "snow.SHOP.SALES.ORDERS"}
     engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh", connect_args=snowflake)
     with engine.connect() as conn:
         conn.execute(sqlalchemy.text("drop table SHOP.SALES.CUSTOMERS"))
     ingest(path)
-    assert set(standin.all("tables", include_deleted=False)) == {"snow.SHOP.sales.orders"}
+    assert set(standin.all("tables", include_deleted=False)) == {"snow.SHOP.SALES.ORDERS"}
 
 
 def test_dagster_job_execute_against_the_fakesnow_server(tmp_path, snowflake, standin):
@@ -161,11 +162,11 @@ def test_a_profile_of_snowflake_tables_has_the_numbers_computed_independently(tm
     defs = build_definitions(folder)
     assert defs.resolve_job_def("snow").execute_in_process(raise_on_error=False).success
     assert defs.resolve_job_def("snow_profiler").execute_in_process().success
-    [profile] = standin.profiles("snow.SHOP.sales.orders")
+    [profile] = standin.profiles("snow.SHOP.SALES.ORDERS")
     assert profile["tableProfile"]["rowCount"] == 200
     cols = {c["name"]: c for c in profile["columnProfile"]}
     values = sorted(a for a in amounts if a is not None)
-    amount = cols["amount"]
+    amount = cols["AMOUNT"]
     assert (amount["valuesCount"], amount["nullCount"]) == (len(values), 200 - len(values))
     assert amount["sum"] == pytest.approx(sum(values)) and amount["mean"] == pytest.approx(
         statistics.fmean(values)
@@ -173,8 +174,8 @@ def test_a_profile_of_snowflake_tables_has_the_numbers_computed_independently(tm
     assert amount["stddev"] == pytest.approx(statistics.pstdev(values))
     assert amount["median"] == pytest.approx(statistics.median(values))
     kept = [n for n in notes if n is not None]
-    assert cols["note"]["distinctCount"] == len(set(kept))
-    assert (cols["note"]["minLength"], cols["note"]["maxLength"]) == (
+    assert cols["NOTE"]["distinctCount"] == len(set(kept))
+    assert (cols["NOTE"]["minLength"], cols["NOTE"]["maxLength"]) == (
         min(map(len, kept)),
         max(map(len, kept)),
     )
