@@ -36,6 +36,35 @@ def test_names_resolve_as_the_dialect_folds_them_and_an_ambiguous_one_is_not_gue
     ]
 
 
+def test_a_query_never_reads_another_databases_namesake():
+    """The log says which database a query ran in: a table that database lacks is unknown, not
+    the one of that name in another database the catalog holds."""
+    tables = [(("mart", "sales", "orders"), ["id"]), (("other", "sales", "orders"), ["id"])]
+    tables += [(("other", "sales", "returns"), ["id"])]
+    catalog = Catalog(tables, "postgres")
+    analysis = analyze("SELECT * FROM returns JOIN orders USING (id)", "postgres", catalog, "mart", "sales")
+    assert analysis["reads"] == [("mart", "sales", "orders")]
+    assert sorted(analysis["unresolved"].values()) == ["unknown table returns"]
+    # a database the catalog does not hold (a log naming it otherwise): the one namesake still counts
+    analysis = analyze("SELECT * FROM returns", "postgres", catalog, "elsewhere", "sales")
+    assert analysis["reads"] == [("other", "sales", "returns")]
+
+
+def test_a_join_with_a_temporary_table_is_no_join_of_tables():
+    """A session's temporary table is no entity: a join with it names no pair of tables (the
+    usage sink would warn of a table it cannot find)."""
+    analysis = analyze(
+        "SELECT * FROM orders o JOIN tmp_ids t ON o.id = t.id JOIN sales.orders s ON s.id = o.id",
+        "postgres",
+        Catalog(TABLES, "postgres"),
+        "shop",
+        None,
+    )
+    assert [tuple(map(tuple, pair)) for pair in analysis["joins"]] == [
+        (("shop", "public", "orders", "id"), ("shop", "sales", "orders", "id"))
+    ]
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

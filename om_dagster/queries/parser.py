@@ -82,6 +82,7 @@ class Catalog:
         for key, columns in tables:
             self.columns[key] = columns
             self.by_name.setdefault(key[2].lower(), []).append(key)
+        self.databases = {key[0] for key in self.columns}
 
     def fold(self, name: str, quoted: bool = False) -> str:
         """A name as the dialect keeps it: how a table the catalog lacks (a temporary one) is
@@ -113,7 +114,11 @@ class Catalog:
         if catalog_part is not None:
             candidates = [k for k in candidates if self.matches(catalog_part, k[0])]
         elif database:
-            candidates = [k for k in candidates if k[0] == database] or candidates
+            # a query reaches another database only by naming it: where the catalog holds the
+            # query's database, another database's namesake is not what it read (MySQL's
+            # databases are schemas here: its `database` is never the catalog's)
+            in_database = [k for k in candidates if k[0] == database]
+            candidates = in_database if database in self.databases else in_database or candidates
         if db_part is not None:
             candidates = [k for k in candidates if self.matches(db_part, k[1])]
         else:
@@ -293,7 +298,7 @@ def _joins(statement: exp.Expr, dialect: str, catalog: Catalog, keys: dict[int, 
                 left, right = eq.this, eq.expression
                 if isinstance(left, exp.Column) and isinstance(right, exp.Column):
                     a, b = _column(left, aliases, catalog), _column(right, aliases, catalog)
-                    if a and b and a[:3] != b[:3]:
+                    if a and b and a[0] and b[0] and a[:3] != b[:3]:  # neither a temporary table
                         out.joins.add((a, b) if a < b else (b, a))
         for name in join.args.get("using") or []:
             joined = keys.get(id(join.this)) if isinstance(join.this, exp.Table) else None
@@ -301,7 +306,7 @@ def _joins(statement: exp.Expr, dialect: str, catalog: Catalog, keys: dict[int, 
             first = select.args.get("from_") if select is not None else None
             base = first.this if first is not None else None
             left_key = keys.get(id(base)) if isinstance(base, exp.Table) else None
-            if joined and left_key and joined != left_key:
+            if joined and left_key and joined[0] and left_key[0] and joined != left_key:
                 a, b = (*left_key, name.name), (*joined, name.name)
                 out.joins.add((a, b) if a < b else (b, a))
 
