@@ -36,6 +36,8 @@ BUILTIN: dict[tuple[str, str], str] = {
     ("source", "mysql-lineage"): "om_dagster.lineage.source:MysqlLineageSource",
     ("source", "postgres-usage"): "om_dagster.queries.postgres:PostgresUsageSource",
     ("source", "postgres-lineage"): "om_dagster.lineage.source:PostgresLineageSource",
+    ("source", "snowflake-usage"): "om_dagster.queries.snowflake:SnowflakeUsageSource",
+    ("source", "snowflake-lineage"): "om_dagster.lineage.source:SnowflakeLineageSource",
     ("processor", "query-parser"): "om_dagster.queries.processor:QueryParserProcessor",
     ("stage", "table-usage"): "om_dagster.usage.stage:TableUsageStage",
     ("bulkSink", "metadata-usage"): "om_dagster.usage.bulk_sink:MetadataUsageBulkSink",

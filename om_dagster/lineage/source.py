@@ -21,6 +21,7 @@ from om_dagster.queries.log import QueryLogSource
 from om_dagster.queries.mysql import MysqlQueryLog
 from om_dagster.queries.parser import Key
 from om_dagster.queries.postgres import PostgresQueryLog
+from om_dagster.queries.snowflake import SnowflakeQueryLog
 from om_dagster.sources.database import filtered_out
 
 WORKERS = 2  # parse processes
@@ -134,3 +135,10 @@ class PostgresLineageSource(LineageSource):
 
     type_name = "postgres-lineage"
     reader = PostgresQueryLog
+
+
+class SnowflakeLineageSource(LineageSource):
+    """Table and column lineage from the views and from the account's query history."""
+
+    type_name = "snowflake-lineage"
+    reader = SnowflakeQueryLog

@@ -82,7 +82,6 @@ class Catalog:
         for key, columns in tables:
             self.columns[key] = columns
             self.by_name.setdefault(key[2].lower(), []).append(key)
-        self.databases = {key[0] for key in self.columns}
 
     def fold(self, name: str, quoted: bool = False) -> str:
         """A name as the dialect keeps it: how a table the catalog lacks (a temporary one) is
@@ -113,12 +112,10 @@ class Catalog:
         candidates = [k for k in self.by_name.get(str(name.this).lower(), []) if self.matches(name, k[2])]
         if catalog_part is not None:
             candidates = [k for k in candidates if self.matches(catalog_part, k[0])]
-        elif database:
-            # a query reaches another database only by naming it: where the catalog holds the
-            # query's database, another database's namesake is not what it read (MySQL's
-            # databases are schemas here: its `database` is never the catalog's)
-            in_database = [k for k in candidates if k[0] == database]
-            candidates = in_database if database in self.databases else in_database or candidates
+        elif database and self.dialect != "mysql":
+            # a query reaches another database only by naming it: another database's namesake
+            # is not what it read (MySQL's databases are schemas here, under `default`)
+            candidates = [k for k in candidates if k[0] == database]
         if db_part is not None:
             candidates = [k for k in candidates if self.matches(db_part, k[1])]
         else:

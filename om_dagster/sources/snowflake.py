@@ -80,7 +80,7 @@ class SnowflakeSource(DatabaseSource):
     service_type = "Snowflake"
     connection: SnowflakeConnection
 
-    def engine_for(self, database: str) -> Engine:
+    def engine_for(self, database: str | None) -> Engine:
         return self._engine(database)
 
     def _engine(self, database: str | None) -> Engine:
