@@ -4,13 +4,14 @@ import datetime as dt
 import json
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_sensor_context
+from dagster import AssetKey, DagsterInstance, DagsterRun, DagsterRunStatus, build_sensor_context
 
 from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.location.definitions import build_definitions
 from om_dagster.location.factory import MANAGED_JOB
 from om_dagster.openmetadata.client import OpenMetadataClient
-from om_dagster.openmetadata.managed import due_runs, pipeline_recipe
+from om_dagster.openmetadata.deployed import Store
+from om_dagster.openmetadata.managed import airflow_problems, due_runs, pipeline_recipe
 from tests.conftest import make_sqlite, metadata_pipeline, seed_pipelines
 
 UTC = dt.UTC
@@ -160,6 +161,69 @@ def test_disabled_or_unscheduled_pipelines_never_run():
     listed = pipelines(("svc.off", "0 * * * *", False), ("svc.manual", None, True))
     cursor = {"svc.off": 0.0, "svc.manual": 0.0}
     assert due_runs(listed, cursor, dt.datetime(2026, 11, 22, 11, 0, tzinfo=UTC))[0] == []
+
+
+def test_a_tick_waits_while_max_active_runs_still_run():
+    """Airflow's `maxActiveRuns` (default 1): a tick that comes while the last run still runs
+    is launched once it ends, once however many ticks passed meanwhile."""
+    listed = pipelines(("svc.hourly", "0 * * * *", True))
+    cursor = {"svc.hourly": dt.datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()}
+    at = dt.datetime(2026, 11, 22, 11, 0, 5, tzinfo=UTC)
+    due, held = due_runs(listed, cursor, at, active=lambda fqn: 1)
+    assert due == [] and held == cursor  # still due
+    due, held = due_runs(listed, held, at + dt.timedelta(hours=1), active=lambda fqn: 0)
+    assert due == [("svc.hourly", dt.datetime(2026, 11, 22, 12, 0, tzinfo=UTC))]
+    listed[0]["airflowConfig"]["maxActiveRuns"] = 2
+    assert due_runs(listed, cursor, at, active=lambda fqn: 1)[0] == [("svc.hourly", at.replace(second=0))]
+
+
+def test_no_tick_runs_before_the_start_date_or_after_the_end_date():
+    listed = pipelines(("svc.hourly", "0 * * * *", True))
+    listed[0]["airflowConfig"] |= {
+        "startDate": "2026-11-22T12:00:00Z",
+        "endDate": "2026-11-22T13:30:00+00:00",
+    }
+    cursor = {"svc.hourly": 0.0}
+    runs = []
+    for hour in (11, 12, 13, 14):
+        due, cursor = due_runs(listed, cursor, dt.datetime(2026, 11, 22, hour, 0, 1, tzinfo=UTC))
+        runs += [tick.hour for _, tick in due]
+    assert runs == [12, 13]
+    assert airflow_problems({"startDate": "next tuesday"}) == [
+        "airflowConfig.startDate: 'next tuesday' is not an ISO 8601 date-time"
+    ]
+
+
+def test_the_sensor_holds_a_tick_while_the_pipeline_runs_and_sets_its_timeout(server, tmp_path):
+    """`workflowTimeout` becomes the run's `dagster/max_runtime` (run monitoring fails it
+    past that, as Airflow's dagrun_timeout); a running run of the pipeline holds its next tick."""
+    store = Store()
+    entity = store.get("nightly").entity
+    entity["airflowConfig"] |= {"workflowTimeout": 900}
+    store.deploy(entity)
+    store.close()
+    defs = build_definitions(tmp_path / "none")
+    sensor = next(s for s in defs.sensors if s.name == "openmetadata_ingestion_pipelines")
+    instance = DagsterInstance.ephemeral()
+    long_ago = json.dumps({"svc.nightly": 0.0, "svc.hourly": 0.0})
+    result = sensor.evaluate_tick(build_sensor_context(cursor=long_ago, instance=instance))
+    tags = {r.tags["om/pipeline_fqn"]: r.tags for r in result.run_requests}
+    assert (
+        tags["svc.nightly"]["dagster/max_runtime"] == "900"
+        and "dagster/max_runtime" not in tags["svc.hourly"]
+    )
+    job = defs.resolve_job_def(MANAGED_JOB)
+    instance.add_run(
+        DagsterRun(
+            job_name=job.name,
+            run_id="running-1",
+            status=DagsterRunStatus.STARTED,
+            tags={"om/pipeline_fqn": "svc.nightly"},
+        )
+    )
+    held = sensor.evaluate_tick(build_sensor_context(cursor=long_ago, instance=instance))
+    assert [r.tags["om/pipeline_fqn"] for r in held.run_requests] == ["svc.hourly"]
+    assert json.loads(held.cursor)["svc.nightly"] == 0.0  # still due
 
 
 def test_the_sensor_launches_pipelines_whose_tick_came(server, tmp_path):

@@ -16,6 +16,7 @@ the boundary.
 import base64
 import hmac
 import json
+import logging
 import os
 import re
 import socket
@@ -35,13 +36,14 @@ from om_dagster.bridge.pipeline_service import DagsterPipelineServiceClient, Pip
 from om_dagster.core.recipe import OpenMetadataServerConfig, RecipeError
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 from om_dagster.openmetadata.deployed import NameTaken, Store
-from om_dagster.openmetadata.managed import STEPS, pipeline_recipe
+from om_dagster.openmetadata.managed import STEPS, airflow_problems, pipeline_recipe
 
 PREFIX = "/api/v1/openmetadata"
 OTHER_PREFIXES = ("/pluginsv2/api/v2/openmetadata", "/api/v2/openmetadata")  # newer servers probe these first
 SUPPORTED = tuple(STEPS)
 LOG_CHUNK = 2_000_000  # characters of logs an answer carries, as the Airflow plugin pages them
 VERSION = re.compile(r"(\d+)\.(\d+)")
+log = logging.getLogger("om_dagster.bridge")
 
 
 @dataclass
@@ -137,6 +139,12 @@ class Bridge:
                 400,
                 f"pipelineType {kind!r} is not supported by om-dagster; supported: {', '.join(SUPPORTED)}",
             )
+        if problems := airflow_problems(entity.get("airflowConfig") or {}):
+            return error(400, f"{entity['name']}: " + "; ".join(problems))
+        if (entity.get("airflowConfig") or {}).get("pipelineCatchup"):
+            log.warning(
+                "%s: airflowConfig.pipelineCatchup is not honoured: missed ticks are not run", entity["name"]
+            )
         try:
             if entity.get("fullyQualifiedName"):  # built as the run will build it: fails now, not then
                 pipeline_recipe(self.settings.server, entity["fullyQualifiedName"])
@@ -152,7 +160,9 @@ class Bridge:
         if deployed is None:
             return error(500, f"Workflow [{body.get('dag_id')}] not found: deploy it first")
         try:
-            run_id = self.dagster.run(deployed.fqn)
+            run_id = self.dagster.run(
+                deployed.fqn, (deployed.entity.get("airflowConfig") or {}).get("workflowTimeout")
+            )
         except Exception as err:  # the GraphQL client raises its own kinds
             return error(500, f"Workflow [{deployed.name}] could not be started: {err}")
         return JSONResponse(

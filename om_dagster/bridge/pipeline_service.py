@@ -21,7 +21,7 @@ import requests
 from dagster_graphql import DagsterGraphQLClient
 
 from om_dagster.location.factory import MANAGED_JOB
-from om_dagster.location.resources import PIPELINE_TAG
+from om_dagster.location.resources import PIPELINE_TAG, pipeline_tags
 
 SENSOR = "openmetadata_ingestion_pipelines"
 REPOSITORY = "__repository__"
@@ -188,13 +188,13 @@ class DagsterPipelineServiceClient:
                 raise PipelineServiceError(f"{name}: cannot start {SENSOR}: {started.get('message')}")
         return {"message": f"{name} deployed: {SENSOR} runs it on its schedule"}
 
-    def run(self, pipeline_fqn: str) -> str:
-        """Launch a run now; its id."""
+    def run(self, pipeline_fqn: str, timeout: int | None = None) -> str:
+        """Launch a run now (failed past `timeout` seconds, if given); its id."""
         return self.graphql.submit_job_execution(
             MANAGED_JOB,
             repository_location_name=self.location,
             repository_name=REPOSITORY,
-            tags={PIPELINE_TAG: pipeline_fqn},
+            tags=pipeline_tags(pipeline_fqn, timeout),
         )
 
     def toggle(self, pipeline_fqn: str, enabled: bool) -> dict[str, str]:

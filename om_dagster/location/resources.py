@@ -13,6 +13,16 @@ from om_dagster.openmetadata.client import ClientSettings, OpenMetadataClient
 
 PIPELINE_TAG = "om/pipeline_fqn"
 RECIPE_TAG = "om/recipe_path"  # on the ops of a recipe's asset: the recipe file they run
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds: run monitoring fails a run past it
+
+
+def pipeline_tags(pipeline_fqn: str, timeout: int | None = None) -> dict[str, str]:
+    """A managed pipeline's run tags: which pipeline, and its `airflowConfig.workflowTimeout`
+    as the run's maximum runtime (Airflow's `dagrun_timeout`: the run fails past it)."""
+    tags = {PIPELINE_TAG: pipeline_fqn}
+    if timeout:
+        tags[MAX_RUNTIME_TAG] = str(int(timeout))
+    return tags
 
 
 class RecipeSource(ConfigurableResource, ABC):

@@ -37,12 +37,19 @@ from om_dagster.core.recipe import Recipe, RecipeError
 from om_dagster.core.steps import first_line
 from om_dagster.location.factory import MANAGED_JOB
 from om_dagster.location.ops import PROCESS_TAG, STATUS_REPORTED_TAG, send_status
-from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource
+from om_dagster.location.resources import PIPELINE_TAG, OpenMetadataResource, pipeline_tags
 from om_dagster.openmetadata.deployed import Store, default_url, nothing_deployed, shown
 from om_dagster.openmetadata.managed import due_runs
 
 RecipeLoader = Callable[[DagsterRun], Recipe]
 PATTERN_ENV = "OM_DAGSTER_PIPELINE_PATTERN"  # regex on pipeline FQNs the sensor runs
+# a pipeline's runs that count against its `maxActiveRuns`
+ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 
 
 def end_reporter(
@@ -177,15 +184,23 @@ def managed_pipelines_sensor() -> SensorDefinition:
         listed = [
             {
                 "fullyQualifiedName": p.fqn,
-                "airflowConfig": {"scheduleInterval": p.schedule, "pipelineTimezone": p.timezone},
+                "airflowConfig": (p.entity.get("airflowConfig") or {})
+                | {"scheduleInterval": p.schedule, "pipelineTimezone": p.timezone},
                 "enabled": p.enabled,
             }
             for p in deployed
         ]
+        timeouts = {p.fqn: (p.entity.get("airflowConfig") or {}).get("workflowTimeout") for p in deployed}
+
+        def active(fqn: str) -> int:
+            runs = RunsFilter(tags={PIPELINE_TAG: fqn}, statuses=ACTIVE)
+            return context.instance.get_runs_count(runs)
+
         cursor = json.loads(context.cursor) if context.cursor else {}
-        due, seen = due_runs(listed, cursor, dt.datetime.now(dt.UTC))
+        due, seen = due_runs(listed, cursor, dt.datetime.now(dt.UTC), active)
         requests = [
-            RunRequest(run_key=f"{fqn}@{tick.isoformat()}", tags={PIPELINE_TAG: fqn}) for fqn, tick in due
+            RunRequest(run_key=f"{fqn}@{tick.isoformat()}", tags=pipeline_tags(fqn, timeouts.get(fqn)))
+            for fqn, tick in due
         ]
         return SensorResult(run_requests=requests, cursor=json.dumps(seen))
 

@@ -7,6 +7,7 @@ since the sensor last looked. No Dagster here.
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,25 +151,61 @@ def latest_tick(cron: str, timezone: str, now: dt.datetime) -> dt.datetime | Non
 
 
 def due_runs(
-    pipelines: list[dict[str, Any]], cursor: dict[str, float], now: dt.datetime
+    pipelines: list[dict[str, Any]],
+    cursor: dict[str, float],
+    now: dt.datetime,
+    active: Callable[[str], int] = lambda fqn: 0,
 ) -> tuple[list[tuple[str, dt.datetime]], dict[str, float]]:
     """(pipeline FQN, tick) to launch now, and the new cursor (last tick seen per pipeline).
 
     A pipeline seen for the first time starts from its next tick (nothing catches up), a
-    disabled one never runs, and each tick runs once, whatever the sensor's restarts.
+    disabled one never runs, and each tick runs once, whatever the sensor's restarts. As
+    Airflow reads `airflowConfig`: no tick before `startDate` or after `endDate`, and a tick
+    that comes while `maxActiveRuns` runs (`active(fqn)`) are still queued or running waits
+    until one ends (ticks missed meanwhile are one run, as without catch-up).
     """
     due: list[tuple[str, dt.datetime]] = []
     new_cursor: dict[str, float] = {}
     for pipeline in pipelines:
         fqn = pipeline["fullyQualifiedName"]
-        cron = (pipeline.get("airflowConfig") or {}).get("scheduleInterval")
+        config = pipeline.get("airflowConfig") or {}
+        cron = config.get("scheduleInterval")
         if not cron or pipeline.get("enabled") is False:
             continue
-        tick = latest_tick(cron, (pipeline.get("airflowConfig") or {}).get("pipelineTimezone") or "UTC", now)
+        tick = latest_tick(cron, config.get("pipelineTimezone") or "UTC", now)
         if tick is None:
             continue
         seen = cursor.get(fqn)
-        if seen is not None and tick.timestamp() > seen:
-            due.append((fqn, tick))
         new_cursor[fqn] = tick.timestamp()
+        if seen is None or tick.timestamp() <= seen or not _within(tick, config):
+            continue
+        if active(fqn) >= (config.get("maxActiveRuns") or 1):
+            new_cursor[fqn] = seen  # still due at the next look
+            continue
+        due.append((fqn, tick))
     return due, new_cursor
+
+
+def airflow_problems(config: dict[str, Any]) -> list[str]:
+    """What of a pipeline's `airflowConfig` cannot be read as written (checked at deploy)."""
+    return [
+        f"airflowConfig.{key}: {config[key]!r} is not an ISO 8601 date-time"
+        for key in ("startDate", "endDate")
+        if config.get(key) and _instant(config[key]) is None
+    ]
+
+
+def _within(tick: dt.datetime, config: dict[str, Any]) -> bool:
+    start, end = _instant(config.get("startDate")), _instant(config.get("endDate"))
+    return (start is None or tick >= start) and (end is None or tick <= end)
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    """An `airflowConfig` date (ISO 8601; without an offset, UTC), or None."""
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
