@@ -65,6 +65,28 @@ def test_a_join_with_a_temporary_table_is_no_join_of_tables():
     ]
 
 
+def test_writes_in_other_forms_are_the_create_or_insert_they_amount_to():
+    """SELECT ... INTO TEMP (a temporary table of the session), Snowflake's CLONE (every
+    column), MySQL's REPLACE INTO ... SELECT (which sqlglot leaves unparsed)."""
+    pg = Catalog(TABLES, "postgres")
+    into = analyze("SELECT id, amount INTO TEMP big FROM orders WHERE amount > 9", "postgres", pg, "shop")
+    assert into["reads"] == [("shop", "public", "orders")] and into["edges"] == []
+    [edge] = into["temps"]["big"]
+    assert edge["columns"] == {
+        "amount": [("shop", "public", "orders", "amount")],
+        "id": [("shop", "public", "orders", "id")],
+    }
+    snow = Catalog([(("DB", "S", "T"), ["ID", "V"]), (("DB", "S", "T_COPY"), ["ID", "V"])], "snowflake")
+    clone = analyze("CREATE OR REPLACE TABLE t_copy CLONE t AT (OFFSET => -60)", "snowflake", snow, "DB", "S")
+    [edge] = clone["edges"]
+    assert (edge["source"], edge["target"]) == (("DB", "S", "T"), ("DB", "S", "T_COPY"))
+    assert edge["columns"] == {"ID": [("DB", "S", "T", "ID")], "V": [("DB", "S", "T", "V")]}
+    my = Catalog([(("default", "shop", "a"), ["id", "n"]), (("default", "rep", "b"), ["id", "n"])], "mysql")
+    replace = analyze("REPLACE INTO rep.b (id, n) SELECT id, n FROM a", "mysql", my, "shop")
+    assert replace["writes"] == [("default", "rep", "b")] and replace["reads"] == [("default", "shop", "a")]
+    assert replace["edges"][0]["columns"]["n"] == [("default", "shop", "a", "n")]
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

@@ -192,14 +192,40 @@ def analyze(
     except SqlglotError as err:
         out.error = f"does not parse: {str(err).splitlines()[0][:200]}"
         return out.as_dict()
-    for statement in statements:
-        if statement is None or isinstance(statement, exp.Command | exp.Set | exp.Use | exp.Transaction):
-            continue
+    for parsed in statements:
         try:
+            statement = _as_write(parsed, dialect)
+            if statement is None or isinstance(statement, exp.Command | exp.Set | exp.Use | exp.Transaction):
+                continue
             _statement(statement, dialect, catalog, database, schema, out)
         except SqlglotError as err:
             out.warnings.append(f"not understood: {str(err).splitlines()[0][:200]}")
     return out.as_dict()
+
+
+def _as_write(statement: exp.Expr | None, dialect: str) -> exp.Expr | None:
+    """Statements that write a table in another form, as the CREATE or INSERT they amount to:
+    `SELECT ... INTO [TEMP] t` (CREATE [TEMP] TABLE t AS SELECT), `CREATE TABLE t CLONE s`
+    (CREATE TABLE t AS SELECT * FROM s), MySQL's `REPLACE INTO t ... SELECT` (an INSERT;
+    sqlglot leaves it a Command)."""
+    if isinstance(statement, exp.Select) and isinstance(into := statement.args.get("into"), exp.Into):
+        query = statement.copy()
+        query.set("into", None)
+        properties = (
+            exp.Properties(expressions=[exp.TemporaryProperty()]) if into.args.get("temporary") else None
+        )
+        return exp.Create(this=into.this.copy(), kind="TABLE", expression=query, properties=properties)
+    if isinstance(statement, exp.Create) and isinstance(clone := statement.args.get("clone"), exp.Clone):
+        source = clone.this.copy()
+        source.set("when", None)  # AT / BEFORE: the same table, as it was
+        return exp.Create(this=statement.this.copy(), kind="TABLE", expression=exp.select("*").from_(source))
+    if (
+        isinstance(statement, exp.Command)
+        and str(statement.this).upper() == "REPLACE"
+        and isinstance(statement.expression, exp.Literal)
+    ):
+        return sqlglot.parse_one(f"INSERT {statement.expression.this}", read=dialect)
+    return statement
 
 
 def _statement(
