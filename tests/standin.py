@@ -42,6 +42,11 @@ from jsonschema import Draft7Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+try:
+    from tests.standin_pipelines import AirflowClient, PipelineService, Refused
+except ModuleNotFoundError:  # run as a script (`python tests/standin.py --serve PORT`, the benches)
+    from standin_pipelines import AirflowClient, PipelineService, Refused
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("OM_DAGSTER_SHARED", ROOT.parent / "shared"))
 SCHEMA_DIR = SHARED / "openmetadata" / "schema"
@@ -164,6 +169,9 @@ COLLECTIONS = {
 }
 ENTITY_TYPES = {c.path: c.entity_type for c in COLLECTIONS.values()} | {"dataQuality/testSuites": "testSuite"}
 REFERENCED = {kind: path for path, kind in ENTITY_TYPES.items()}  # an entity reference's type -> where
+# the entities whose schema has `serviceType` (their service's); others have none to carry
+SERVICE_TYPED = {"database", "databaseSchema", "table", "storedProcedure"}
+PIPELINE_SCHEMA = "entity/services/ingestionPipelines/ingestionPipeline.json"
 PIPELINE_STATUS_SCHEMA = (
     "entity/services/ingestionPipelines/ingestionPipeline.json#/definitions/pipelineStatus"
 )
@@ -298,6 +306,9 @@ class StandIn:
         self.fail_status = 503
         self.delay_next: dict[str, tuple[float, int]] = {}
         self.drop_next: dict[str, int] = {}
+        # the orchestrator (`pipelineServiceClientConfiguration`): None is a disabled client
+        self.pipelines: PipelineService | None = None
+        self.ingestion_bot_jwt = "standin-ingestion-bot-jwt"  # sent to the orchestrator when no token is set
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread: threading.Thread | None = None
@@ -320,6 +331,13 @@ class StandIn:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def use_orchestrator(self, api_endpoint: str, username: str, password: str) -> AirflowClient:
+        """Point the server at an orchestrator, as `pipelineServiceClientConfiguration` does
+        with the Airflow client class; the client, whose `calls` tests read."""
+        client = AirflowClient(api_endpoint, username, password)
+        self.pipelines = PipelineService(self, client)
+        return client
 
     # --- what tests read ---------------------------------------------------------------
 
@@ -475,6 +493,10 @@ class StandIn:
         if rest.startswith("lineage/getLineageEdge/") and method == "GET":
             from_id, _, to_id = rest[len("lineage/getLineageEdge/") :].partition("/")
             return 200, self.lineage_edge(from_id, to_id)
+        if rest.startswith(("services/ingestionPipelines/", "automations/workflows/trigger/")):
+            handled = self.pipeline_operation(method, rest, query)
+            if handled is not None:
+                return handled
         collection, tail = _split_collection(rest)
         if collection is None:
             raise ApiError(404, f"HTTP 404 Not Found: {path}")
@@ -482,7 +504,8 @@ class StandIn:
             if method == "PUT":
                 return 201, self.put_pipeline_status(unquote(tail[: -len("/pipelineStatus")]), body)
             if method == "GET":
-                return 200, {"data": self.pipeline_statuses(unquote(tail[: -len("/pipelineStatus")]))}
+                fqn = unquote(tail[: -len("/pipelineStatus")])
+                return 200, {"data": self.queued_statuses(fqn) + self.pipeline_statuses(fqn)}
         if collection == "tables" and tail.endswith("/tableProfile") and method == "PUT":
             return 200, self.put_table_profile(tail[: -len("/tableProfile")], body)
         if collection == "tables" and tail.endswith("/joins") and method == "PUT":
@@ -504,7 +527,16 @@ class StandIn:
         if method == "GET" and tail.startswith("name/"):
             return 200, self.by_name(collection, unquote(tail[len("name/") :]), query)
         if method == "DELETE" and tail and "/" not in tail:
-            return 200, self.delete(collection, tail, query)
+            deleted = self.delete(collection, tail, query)
+            # `IngestionPipelineRepository.postDelete`: the orchestrator's delete on a hard delete
+            # only (a soft-deleted pipeline keeps running: a restore could not redeploy it)
+            if (
+                collection == "services/ingestionPipelines"
+                and query.get("hardDelete") == "true"
+                and self.pipelines
+            ):
+                self.pipelines.delete(deleted)
+            return 200, deleted
         if method == "GET" and tail and "/" not in tail:
             return 200, self.by_id(collection, tail)
         if method == "PATCH" and tail and "/" not in tail:
@@ -515,6 +547,12 @@ class StandIn:
 
     def _validate(self, collection: Collection, body: Any) -> None:
         self._check_body(collection.create_schema, body)
+
+    def _check_own(self, schema: str, entity: Any) -> None:
+        """What the stand-in sends as the server's entity is one (its schema): else the stand-in
+        is wrong, and says so (500) instead of letting a test pass on a shape no server sends."""
+        if self.schemas is not None and (errors := self.schemas.errors(schema, entity)):
+            raise ApiError(500, f"stand-in bug: its {schema} is not the server's: {errors[:3]}")
 
     def _check_body(self, schema: str, body: Any) -> None:
         """`@Valid Create*`: a 400 listing the violations (`ConstraintViolationExceptionMapper`)."""
@@ -598,7 +636,8 @@ class StandIn:
             for up in ("service", "database"):
                 if up in parent and up != collection.parent_field:
                     entity[up] = parent[up]
-            entity["serviceType"] = parent.get("serviceType")
+            if collection.entity_type in SERVICE_TYPED:
+                entity["serviceType"] = parent.get("serviceType")
         if collection.entity_type == "table":
             for column in entity.get("columns", []):
                 column["fullyQualifiedName"] = f"{fqn}.{quote_part(column['name'])}"
@@ -1161,6 +1200,102 @@ class StandIn:
                 raise ApiError(404, f"ingestionPipeline instance for {fqn} not found")
             return list(pipeline.get("_statuses", {}).values())
 
+    def queued_statuses(self, fqn: str) -> list[dict[str, Any]]:
+        """`IngestionPipelineResource.listPipelineStatuses`: the orchestrator's queued runs
+        first, asked on every request."""
+        pipeline = self.get("services/ingestionPipelines", fqn)
+        return self.pipelines.queued(_public(pipeline)) if self.pipelines and pipeline else []
+
+    def _bot_connection(self) -> dict[str, Any]:
+        """`OpenMetadataConnectionBuilder`: where the server is, and the bot's JWT."""
+        return {
+            "hostPort": self.url,
+            "authProvider": "openmetadata",
+            "securityConfig": {"jwtToken": self.token or self.ingestion_bot_jwt},
+        }
+
+    def pipeline_operation(self, method: str, rest: str, query: dict[str, str]) -> tuple[int, Any] | None:
+        """The UI's pipeline buttons (`IngestionPipelineResource`) and Test Connection
+        (`WorkflowResource.trigger`), through the orchestrator; None: not one of them."""
+        parts = rest.split("/")
+        pipelines = parts[:2] == ["services", "ingestionPipelines"]
+        if rest == "services/ingestionPipelines/status" and method == "GET":
+            if self.pipelines is None:
+                return 200, {"code": 200, "reason": "Pipeline Client Disabled"}
+            return self._orchestrated(self.pipelines.status)
+        operations = ("deploy", "trigger", "toggleIngestion", "kill")
+        if pipelines and method == "POST" and len(parts) == 4 and parts[2] in operations:
+            pipeline = self.by_id("services/ingestionPipelines", parts[3])
+            if self.pipelines is None:
+                disabled = "Pipeline Client Disabled"
+                return 200, disabled if parts[2] == "toggleIngestion" else {"code": 200, "reason": disabled}
+            return getattr(self, f"_{parts[2].lower()}")(pipeline)
+        if pipelines and method == "GET" and len(parts) == 5 and parts[2] == "logs" and parts[4] == "last":
+            key = unquote(parts[3])
+            where = self.state.by_id.get(key)
+            fqn = where[1] if where else key
+            pipeline = self.get("services/ingestionPipelines", fqn)
+            if pipeline is None:
+                raise ApiError(404, f"ingestionPipeline instance for {key} not found")
+            if self.pipelines is None:
+                return 200, "Pipeline Client Disabled"
+            return self._orchestrated(self.pipelines.last_logs, _public(pipeline), query.get("after"))
+        if method == "POST" and parts[:3] == ["automations", "workflows", "trigger"] and len(parts) == 4:
+            workflow = self.by_id("automations/workflows", parts[3])
+            if self.pipelines is None:
+                return 200, {"code": 200, "reason": "Pipeline Client Disabled"}
+            # sent as stored: its secrets encrypted with the server's Fernet key (the runner reads
+            # the Workflow again, by name, with the bot's token, which sees them decrypted)
+            stored = workflow | {"request": _encrypted(workflow.get("request"))}
+            self._check_own(
+                "entity/automations/workflow.json",
+                stored | {"openMetadataServerConnection": self._bot_connection()},
+            )
+            return self._orchestrated(self.pipelines.run_automation, stored, self._bot_connection())
+        return None
+
+    def _orchestrated(self, operation: Any, *args: Any) -> tuple[int, Any]:
+        """An operation's answer (a status and body, or a body sent with 200); a refusal as the
+        server's `ErrorMessage`."""
+        try:
+            answer = operation(*args)
+        except Refused as err:
+            raise ApiError(err.code, err.message) from None
+        return answer if isinstance(answer, tuple) else (200, answer)
+
+    def _set(self, pipeline: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        """A change the server saves with `createOrUpdate`: a new version."""
+        with self.state.lock:
+            entity = self.state.entities["services/ingestionPipelines"][pipeline["fullyQualifiedName"]]
+            entity.update(changes)
+            entity["version"] = round(entity["version"] + 0.1, 1)
+            entity["updatedAt"] = int(time.time() * 1000)
+        return _public(entity)
+
+    def _deploy(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
+        self._check_own(PIPELINE_SCHEMA, pipeline | {"openMetadataServerConnection": self._bot_connection()})
+        answer = self._orchestrated(self.pipelines.deploy, pipeline, self._bot_connection())
+        if not pipeline.get("deployed"):
+            self._set(pipeline, deployed=True)
+        return answer
+
+    def _trigger(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
+        return self._orchestrated(self.pipelines.trigger, pipeline)
+
+    def _kill(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
+        return self._orchestrated(self.pipelines.kill, pipeline)
+
+    def _toggleingestion(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
+        """The entity back, its `enabled` flipped (redeployed first when it was deployed, as
+        `IngestionPipelineUpdater.deployIfRequired` does), or `deployed` false on a 404."""
+        status = self._orchestrated(self.pipelines.toggle, pipeline)[1]
+        if status == 404:
+            return 200, self._set(pipeline, deployed=False)
+        toggled = pipeline | {"enabled": not pipeline.get("enabled", True)}
+        if pipeline.get("deployed"):
+            self._orchestrated(self.pipelines.deploy, toggled, self._bot_connection())
+        return 200, self._set(pipeline, enabled=toggled["enabled"])
+
     def status_history(self, fqn: str) -> list[dict[str, Any]]:
         """Every status PUT for a pipeline, in order (what tests read)."""
         with self.state.lock:
@@ -1301,6 +1436,22 @@ def _masked(payload: Any) -> Any:
     if "connection" in payload and "serviceType" in payload:
         return dict(payload, connection=_mask_passwords(payload["connection"]))
     return {k: _masked(v) if k in ("data",) else v for k, v in payload.items()}
+
+
+def _encrypted(node: Any) -> Any:
+    """Password fields as the server stores them (`fernet:` and a token no client can read
+    without the server's key): a stand-in of Fernet, opaque all the same."""
+    if isinstance(node, dict):
+        fields = password_fields()
+        return {
+            k: "fernet:" + base64.urlsafe_b64encode(hashlib.sha256(v.encode()).digest()).decode()
+            if k in fields and isinstance(v, str)
+            else _encrypted(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_encrypted(v) for v in node]
+    return node
 
 
 def _mask_passwords(node: Any) -> Any:

@@ -1,5 +1,6 @@
 """The PipelineServiceClient operations against a live dagster-webserver on 127.0.0.1."""
 
+import json
 import os
 import socket
 import subprocess
@@ -431,6 +432,9 @@ def bridge(live, tmp_path_factory):
         assert time.monotonic() < deadline, "the bridge did not start"
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}/api/v1/openmetadata"
+    # the server's orchestrator is the bridge: `pipelineServiceClientConfiguration` with the
+    # Airflow client, `apiEndpoint` the bridge, its credentials
+    standin.use_orchestrator(f"http://127.0.0.1:{port}", *BASIC)
     # a pipeline on a 5-minute cron, deployed now so that its tick comes while the others run
     om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
     metadata_pipeline(om, om.get_by_name("services/databaseServices", "svc")["id"], "bridged", "*/5 * * * *")
@@ -511,9 +515,10 @@ def test_the_bridge_deploys_runs_toggles_logs_kills_and_deletes(bridge, live):
     assert call("POST", f"{base}/trigger", json={"dag_id": "nightly"}).status_code == 500
 
 
-def connection_test(base: str, standin, config: dict, connection_type: str) -> dict:
-    """A Test Connection as the UI runs it: the workflow created on the server, run_automation
-    with it, then the workflow polled until its status is final."""
+def connection_test(standin, config: dict, connection_type: str) -> dict:
+    """A Test Connection as the UI runs it: the workflow created on the server, triggered
+    there (the server sends it to the bridge's run_automation, its secrets encrypted), then
+    polled until its status is final."""
     om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
     request = {
         "connection": {"config": config},
@@ -529,8 +534,10 @@ def connection_test(base: str, standin, config: dict, connection_type: str) -> d
             "request": request,
         },
     )
-    answer = call("POST", f"{base}/run_automation", json=workflow)
-    assert answer.status_code == 200 and answer.json() == {
+    answer = requests.post(f"{standin.url}/v1/automations/workflows/trigger/{workflow['id']}", timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["code"] == 200 and answer.json()["platform"] == "Airflow"
+    assert json.loads(answer.json()["reason"]) == {
         "message": f"Workflow [{workflow['name']}] has been triggered."
     }
     deadline = time.monotonic() + 60
@@ -543,16 +550,25 @@ def connection_test(base: str, standin, config: dict, connection_type: str) -> d
     raise AssertionError(f"the test never ended: {held}")
 
 
-def test_test_connection_reports_each_step_into_the_workflow(bridge, tmp_path):
-    base, _, standin = bridge
+def test_test_connection_reports_each_step_into_the_workflow(bridge, tmp_path, postgres):
+    _, _, standin = bridge
     db = make_sqlite(tmp_path / "trial.db", "CREATE TABLE t (x INT); CREATE VIEW v AS SELECT x FROM t;")
-    reachable = connection_test(base, standin, {"type": "SQLite", "databaseMode": str(db)}, "SQLite")
+    reachable = connection_test(standin, {"type": "SQLite", "databaseMode": str(db)}, "SQLite")
     assert reachable["status"] == "Successful" and reachable["response"]["status"] == "Successful"
     steps = {s["name"]: s for s in reachable["response"]["steps"]}
     assert list(steps) == ["CheckAccess", "GetSchemas", "GetTables", "GetViews"]
     assert all(s["passed"] for s in steps.values()) and steps["GetTables"]["message"] == "1 tables"
+    # a password: the server sends it encrypted, the bridge reads the workflow again as the bot
+    config = {
+        "type": "Postgres",
+        "hostPort": postgres.host_port,
+        "username": postgres.user,
+        "authType": {"password": postgres.password},
+        "database": postgres.database,
+    }
+    with_password = connection_test(standin, config, "Postgres")
+    assert with_password["status"] == "Successful", with_password["response"]
     unreachable = connection_test(
-        base,
         standin,
         {
             "type": "Postgres",
@@ -566,6 +582,103 @@ def test_test_connection_reports_each_step_into_the_workflow(bridge, tmp_path):
     assert unreachable["status"] == "Failed"
     access = unreachable["response"]["steps"][0]
     assert access["name"] == "CheckAccess" and not access["passed"] and "127.0.0.1" in access["errorLog"]
+
+
+def ui(standin, method: str, path: str, **kwargs) -> requests.Response:
+    """A button of OpenMetadata's UI: a call to the server, which calls the bridge."""
+    return requests.request(method, f"{standin.url}/v1/{path}", timeout=120, **kwargs)
+
+
+def test_the_ui_buttons_on_an_unmodified_server_drive_dagster_through_the_bridge(bridge, live):
+    """Deploy, run, logs, pause and resume, kill, delete and the health badge, each as the UI
+    asks the server and the server's AirflowRESTClient asks the bridge (its prefix probe,
+    Basic auth, CSRF probe before each POST and DELETE), with the server's answers."""
+    _, db, standin = bridge
+    client = live[0]
+    airflow = standin.pipelines.client
+    om = OpenMetadataClient(OpenMetadataServerConfig(hostPort=standin.url))
+    service = om.get_by_name("services/databaseServices", "svc")
+    pipeline = om.put(
+        "services/ingestionPipelines",
+        {
+            "name": "ui",
+            "pipelineType": "metadata",
+            "service": {"id": service["id"], "type": "databaseService"},
+            "sourceConfig": {"config": {"type": "DatabaseMetadata"}},
+            "airflowConfig": {"workflowTimeout": 600},
+        },
+    )
+    om.close()
+    pid = pipeline["id"]
+    airflow.prefix, mark = None, len(airflow.calls)  # a server just started: it probes
+    health = ui(standin, "GET", "services/ingestionPipelines/status")
+    assert health.status_code == 200
+    assert health.json() == {"code": 200, "version": standin.version, "platform": "Airflow"}
+    assert [path for _, path in airflow.calls[mark:]] == [
+        "pluginsv2/api/v2/openmetadata/health-auth",  # 404 at once
+        "api/v2/openmetadata/health-auth",
+        "api/v1/openmetadata/health-auth",  # found
+        "api/v1/openmetadata/health-auth",  # the health check itself
+    ]
+
+    deployed = ui(standin, "POST", f"services/ingestionPipelines/deploy/{pid}")
+    assert deployed.status_code == 200, deployed.text
+    assert deployed.json()["code"] == 200 and deployed.json()["platform"] == "Airflow"
+    assert json.loads(deployed.json()["reason"]) == {"message": "Workflow [ui] has been created"}
+    assert airflow.calls[-2:] == [
+        ("GET", "api/v1/openmetadata/csrf-token"),
+        ("POST", "api/v1/openmetadata/deploy"),
+    ]
+    assert standin.get("services/ingestionPipelines", "svc.ui")["deployed"] is True
+    assert BOT_TOKEN.encode() not in db.read_bytes() and b"standin-ingestion-bot-jwt" not in db.read_bytes()
+
+    triggered = ui(standin, "POST", f"services/ingestionPipelines/trigger/{pid}")
+    assert triggered.status_code == 200, triggered.text
+    run_id = json.loads(triggered.json()["reason"])["run_id"]
+    assert wait_for(client, "svc.ui", run_id, {"success", "failed"}) == "success"
+    assert [s["pipelineState"] for s in standin.status_history("svc.ui")] == ["running", "success"]
+    run = client._query(RUN_TAGS, {"id": run_id})["runOrError"]
+    assert {"key": "dagster/max_runtime", "value": "600"} in run["tags"]  # workflowTimeout
+    logs = ui(standin, "GET", f"services/ingestionPipelines/logs/{pid}/last")
+    assert logs.status_code == 200
+    assert "Workflow result: success" in logs.json()["ingestion_task"] and logs.json()["total"] == "1"
+
+    mark = len(airflow.calls)
+    paused = ui(standin, "POST", f"services/ingestionPipelines/toggleIngestion/{pid}")
+    assert paused.status_code == 200 and paused.json()["enabled"] is False
+    assert Store(f"sqlite:///{db}").get("ui").enabled is False
+    # disabled, then deployed again as the server redeploys a deployed pipeline whose `enabled` changed
+    posts = [path for method, path in airflow.calls[mark:] if method == "POST"]
+    assert posts == ["api/v1/openmetadata/disable", "api/v1/openmetadata/deploy"]
+    resumed = ui(standin, "POST", f"services/ingestionPipelines/toggleIngestion/{pid}")
+    assert resumed.json()["enabled"] is True and Store(f"sqlite:///{db}").get("ui").enabled is True
+
+    nothing = ui(standin, "POST", f"services/ingestionPipelines/kill/{pid}")
+    assert nothing.status_code == 400
+    assert nothing.json()["message"].startswith("Failed to kill running workflows due to {")
+
+    gone = ui(standin, "DELETE", f"services/ingestionPipelines/{pid}", params={"hardDelete": "true"})
+    assert gone.status_code == 200 and Store(f"sqlite:///{db}").get("ui") is None
+    assert airflow.calls[-1] == ("DELETE", "api/v1/openmetadata/delete")
+
+
+def test_wrong_credentials_leave_the_server_unable_to_reach_the_bridge(bridge):
+    """The server's client with the wrong password: every probe gets a 401 (no detail), no
+    prefix is found, and the health badge says so."""
+    base, _, standin = bridge
+    right = standin.pipelines.client
+    wrong = standin.use_orchestrator(right.api_endpoint, BASIC[0], "not-the-password")
+    try:
+        health = ui(standin, "GET", "services/ingestionPipelines/status")
+        assert health.status_code == 400
+        assert health.json()["message"].startswith(
+            f"Unable to connect to Airflow APIs at [{right.api_endpoint}]"
+        )
+        assert len(wrong.calls) == 3
+        refused = requests.get(f"{base}/health-auth", auth=(BASIC[0], "not-the-password"), timeout=10)
+        assert refused.status_code == 401 and refused.json() == {"error": "Authentication failed"}
+    finally:
+        standin.use_orchestrator(right.api_endpoint, right.username, right.password)
 
 
 def test_a_kill_through_the_bridge_during_a_long_run_leaves_it_stopped_in_openmetadata(bridge, live):

@@ -21,6 +21,7 @@ from om_dagster.core.loader import build_recipe
 from om_dagster.core.recipe import OpenMetadataServerConfig
 from om_dagster.core.registry import resolve
 from om_dagster.core.steps import first_line
+from om_dagster.openmetadata import fqn
 from om_dagster.openmetadata.client import OpenMetadataClient, OpenMetadataError
 from om_dagster.openmetadata.managed import SOURCE_TYPES
 from om_dagster.sources.database import DatabaseSource
@@ -55,12 +56,23 @@ CHECKS: dict[str, Callable[[Engine], str]] = {
 }
 
 
+def _stored_request(client: OpenMetadataClient, workflow: dict[str, Any]) -> dict[str, Any]:
+    """The test's request as the server holds it, read with the bot's token: the server sends
+    the Workflow as stored, its secrets encrypted with its Fernet key, and the bot reads them
+    decrypted (OpenMetadata's runner reads it again by name too). The one sent, if that fails."""
+    try:
+        held = client.get_by_name("automations/workflows", fqn.quote_name(workflow["name"]))
+    except OpenMetadataError:
+        held = None
+    return ((held or workflow).get("request")) or {}
+
+
 def run_test_connection(workflow: dict[str, Any], server: OpenMetadataServerConfig) -> str:
     """Run the workflow's connection test, PATCHing each step's result into it; its final status."""
     client = OpenMetadataClient(server)
     steps: list[dict[str, Any]] = []
     try:
-        request = workflow.get("request") or {}
+        request = _stored_request(client, workflow)
         config = (request.get("connection") or {}).get("config") or {}
         kind = config.get("type") or request.get("connectionType") or "?"
         definition = client.get_by_name(

@@ -20,15 +20,13 @@ the rows read, `filterCondition` is added to the query's conditions, as in OpenM
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import sqlalchemy
 
-from om_dagster.core.recipe import Recipe, field_warnings
-from om_dagster.core.steps import Result, Source, StepError, first_line
-from om_dagster.openmetadata.client import OpenMetadataClient
-from om_dagster.openmetadata.connection import from_server
-from om_dagster.queries.config import SOURCE_CONFIG, query_config, query_record
+from om_dagster.core.steps import Result, StepError, first_line
+from om_dagster.queries.config import query_record
+from om_dagster.queries.history import DatabaseQueryLog
 from om_dagster.sources.mysql import MysqlSource
 
 LOG_QUERY = (
@@ -42,24 +40,11 @@ SKIPPED = re.compile(r"^\s*(set|show|select\s+@@|commit|rollback|begin|start\s+t
 BATCH = 1_000
 
 
-class MysqlQueryLog(Source):
+class MysqlQueryLog(DatabaseQueryLog):
     """The queries of the server's general log since midnight UTC `queryLogDuration` days ago."""
 
     type_name: ClassVar[str] = "mysql-query-log"
-
-    def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
-        super().__init__(config, metadata, recipe)
-        self.query_config = query_config(recipe)
-        from_server(recipe, metadata, self.status)
-        self.connector = MysqlSource.connector(recipe)
-
-    @classmethod
-    def check(cls, recipe: Recipe) -> list[str]:
-        warnings = field_warnings(recipe.path, query_config(recipe), SOURCE_CONFIG)
-        if recipe.workflow.source.serviceConnection is None:  # the server's, at run time
-            return warnings
-        connection = MysqlSource.parse_connection(recipe)
-        return field_warnings(recipe.path, connection, "source.serviceConnection.config") + warnings
+    source = MysqlSource
 
     def iter_results(self) -> Iterator[Result]:
         cfg = self.query_config

@@ -59,11 +59,11 @@ from typing import Any, ClassVar
 import sqlalchemy
 from sqlalchemy.engine import Connection
 
-from om_dagster.core.recipe import Recipe, field_warnings
-from om_dagster.core.steps import Result, Source, StepError
+from om_dagster.core.recipe import Recipe
+from om_dagster.core.steps import Result, StepError
 from om_dagster.openmetadata.client import OpenMetadataClient
-from om_dagster.openmetadata.connection import from_server
 from om_dagster.queries.config import SOURCE_CONFIG, QueryConfig, query_config, query_record
+from om_dagster.queries.history import DatabaseQueryLog
 from om_dagster.sources.postgres import PostgresSource
 
 CONNECTION = "source.serviceConnection.config"
@@ -117,35 +117,30 @@ def version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text))
 
 
-class PostgresQueryLog(Source):
+class PostgresQueryLog(DatabaseQueryLog):
     """The statements of pg_stat_statements, each with all its calls (what lineage reads)."""
 
     type_name: ClassVar[str] = "postgres-query-log"
-
-    def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
-        super().__init__(config, metadata, recipe)
-        self.query_config = query_config(recipe)
-        from_server(recipe, metadata, self.status)
-        self.connector = PostgresSource.connector(recipe)
+    source = PostgresSource
 
     @classmethod
-    def check(cls, recipe: Recipe) -> list[str]:
-        config = query_config(recipe)
-        warnings = field_warnings(recipe.path, config, SOURCE_CONFIG)
-        if config.queryLogDuration != QueryConfig.model_fields["queryLogDuration"].default:
-            warnings.append(
-                f"{recipe.path}: {SOURCE_CONFIG}.queryLogDuration: pg_stat_statements keeps no times, "
-                "ignored (lineage reads every statement it holds, usage the calls since the day's first run)"
-            )
-        if recipe.workflow.source.serviceConnection is None:  # the server's, at run time
-            return warnings
-        connection = PostgresSource.parse_connection(recipe)
+    def config_warnings(cls, recipe: Recipe) -> list[str]:
+        if query_config(recipe).queryLogDuration == QueryConfig.model_fields["queryLogDuration"].default:
+            return []
+        return [
+            f"{recipe.path}: {SOURCE_CONFIG}.queryLogDuration: pg_stat_statements keeps no times, "
+            "ignored (lineage reads every statement it holds, usage the calls since the day's first run)"
+        ]
+
+    @classmethod
+    def connection_warnings(cls, recipe: Recipe, connection: Any) -> list[str]:
+        warnings = super().connection_warnings(recipe, connection)
         if connection.queryStatementSource not in (None, "", "pg_stat_statements"):
             warnings.append(
                 f"{recipe.path}: {CONNECTION}.queryStatementSource: not supported yet, pg_stat_statements "
                 "is read"
             )
-        return field_warnings(recipe.path, connection, CONNECTION) + warnings
+        return warnings
 
     def iter_results(self) -> Iterator[Result]:
         database = self.connector.connection.database

@@ -35,11 +35,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy
 
-from om_dagster.core.recipe import Recipe, field_warnings
-from om_dagster.core.steps import Result, Source, StepError, first_line
+from om_dagster.core.recipe import Recipe
+from om_dagster.core.steps import Result, StepError, first_line
 from om_dagster.openmetadata.client import OpenMetadataClient
-from om_dagster.openmetadata.connection import from_server
-from om_dagster.queries.config import SOURCE_CONFIG, query_config, query_record
+from om_dagster.queries.config import query_record
+from om_dagster.queries.history import DatabaseQueryLog
 from om_dagster.sources.database import CONNECTION
 from om_dagster.sources.snowflake import SnowflakeConnection, SnowflakeSource
 
@@ -86,30 +86,22 @@ def account_usage_schema(connection: SnowflakeConnection) -> str:
     return name
 
 
-class SnowflakeQueryLog(Source):
+class SnowflakeQueryLog(DatabaseQueryLog):
     """The statements of the account's query history since midnight UTC `queryLogDuration`
     days ago."""
 
     type_name: ClassVar[str] = "snowflake-query-log"
+    source = SnowflakeSource
 
     def __init__(self, config: dict[str, Any], metadata: OpenMetadataClient | None, recipe: Recipe) -> None:
         super().__init__(config, metadata, recipe)
-        self.query_config = query_config(recipe)
-        from_server(recipe, metadata, self.status)
-        self.connector = SnowflakeSource.connector(recipe)
         self.history = f"{account_usage_schema(self.connector.connection)}.QUERY_HISTORY"
 
     @classmethod
-    def check(cls, recipe: Recipe) -> list[str]:
-        warnings = field_warnings(recipe.path, query_config(recipe), SOURCE_CONFIG)
-        if recipe.workflow.source.serviceConnection is None:  # the server's, at run time
-            return warnings
-        connection = SnowflakeSource.parse_connection(recipe)
+    def connection_warnings(cls, recipe: Recipe, connection: Any) -> list[str]:
         account_usage_schema(connection)
         read_here = f"{CONNECTION}.accountUsageSchema:"  # the metadata source ignores it, not this one
-        return [
-            w for w in field_warnings(recipe.path, connection, CONNECTION) if read_here not in w
-        ] + warnings
+        return [w for w in super().connection_warnings(recipe, connection) if read_here not in w]
 
     def statement(self) -> sqlalchemy.TextClause:
         cfg = self.query_config
