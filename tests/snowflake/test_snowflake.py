@@ -15,13 +15,11 @@ import pytest
 import sqlalchemy
 import yaml
 
-# fakesnow's `server` function: held now, as importing fakesnow.server (which it does when
-# called) replaces the package attribute with that submodule
-from fakesnow import server as fakesnow_server
-
 from om_dagster.location.definitions import build_definitions
 from tests.conftest import EXAMPLES, execute_job, require_shared, write_recipe
 from tests.ingest import ingest
+from tests.snowflake.account import connection as snowflake_connection
+from tests.snowflake.account import fakesnow_account
 
 CATALOG = """
 create schema if not exists SHOP.SALES;
@@ -35,17 +33,9 @@ create view SHOP.SALES.BIG_ORDERS as select ID, AMOUNT from SHOP.SALES.ORDERS wh
 
 @pytest.fixture
 def snowflake() -> Iterator[dict]:
-    """A fakesnow server on 127.0.0.1 holding the catalog; yields the connection arguments."""
-    with fakesnow_server() as server:
-        arguments = {k: server[k] for k in ("host", "port", "protocol", "session_parameters")}
-        engine = sqlalchemy.create_engine("snowflake://u:p@acct/SHOP?warehouse=wh", connect_args=arguments)
-        with engine.connect() as conn:
-            for statement in filter(str.strip, CATALOG.split(";")):
-                conn.execute(sqlalchemy.text(statement))
+    """A fakesnow account holding the catalog; yields the connection arguments."""
+    with fakesnow_account("SHOP", CATALOG, ("SHOP.SALES",)) as (arguments, _):
         yield arguments
-        with engine.connect() as conn:  # fakesnow keeps databases for the process: leave none behind
-            conn.execute(sqlalchemy.text("drop schema SHOP.SALES cascade"))
-        engine.dispose()
 
 
 def recipe(standin, snowflake: dict, **connection) -> dict:
@@ -53,18 +43,7 @@ def recipe(standin, snowflake: dict, **connection) -> dict:
         "source": {
             "type": "snowflake",
             "serviceName": "snow",
-            "serviceConnection": {
-                "config": {
-                    "type": "Snowflake",
-                    "username": "u",
-                    "password": "p",
-                    "account": "acct",
-                    "warehouse": "wh",
-                    "database": "SHOP",
-                    "connectionArguments": snowflake,
-                    **connection,
-                }
-            },
+            "serviceConnection": {"config": snowflake_connection(snowflake, "SHOP", **connection)},
             "sourceConfig": {
                 "config": {
                     "type": "DatabaseMetadata",

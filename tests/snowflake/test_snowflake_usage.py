@@ -14,7 +14,6 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 import sqlalchemy
 import yaml
-from fakesnow import server as fakesnow_server
 
 from om_dagster.core.loader import load_recipe
 from om_dagster.core.steps import Kind, StepError
@@ -22,6 +21,7 @@ from om_dagster.location.definitions import build_definitions
 from om_dagster.queries.parser import masked
 from om_dagster.queries.snowflake import SnowflakeQueryLog
 from tests.conftest import EXAMPLES, require_shared, write_recipe
+from tests.snowflake.account import connection, fakesnow_account
 
 CATALOG = """
 create database if not exists MART;
@@ -143,21 +143,12 @@ def add_history(engine: sqlalchemy.Engine, rows: list[dict]) -> None:
 
 @pytest.fixture
 def snowflake() -> Iterator[dict]:
-    """A fakesnow server holding the catalog and the history; yields the connection arguments
-    and an engine."""
+    """A fakesnow account holding the catalog and the history; yields the connection
+    arguments and an engine."""
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    with fakesnow_server() as server:
-        arguments = {k: server[k] for k in ("host", "port", "protocol", "session_parameters")}
-        engine = sqlalchemy.create_engine("snowflake://u:p@acct/MART?warehouse=wh", connect_args=arguments)
-        with engine.begin() as conn:
-            for statement in filter(str.strip, CATALOG.split(";")):
-                conn.execute(sqlalchemy.text(statement))
+    with fakesnow_account("MART", CATALOG, TEARDOWN) as (arguments, engine):
         add_history(engine, HISTORY)
         yield {"arguments": arguments, "engine": engine}
-        with engine.connect() as conn:  # fakesnow keeps databases for the process: leave none behind
-            for schema in TEARDOWN:
-                conn.execute(sqlalchemy.text(f"drop schema {schema} cascade"))
-        engine.dispose()
 
 
 def recipe(standin, snowflake: dict, **steps) -> dict:
@@ -165,18 +156,7 @@ def recipe(standin, snowflake: dict, **steps) -> dict:
         "source": {
             "type": "snowflake",
             "serviceName": "snow",
-            "serviceConnection": {
-                "config": {
-                    "type": "Snowflake",
-                    "username": "u",
-                    "password": "p",
-                    "account": "acct",
-                    "warehouse": "wh",
-                    "database": "MART",
-                    "queryTag": TAG,
-                    "connectionArguments": snowflake["arguments"],
-                }
-            },
+            "serviceConnection": {"config": connection(snowflake["arguments"], "MART", queryTag=TAG)},
             "sourceConfig": {
                 "config": {"type": "DatabaseMetadata", "schemaFilterPattern": {"includes": ["^sales$"]}}
             },
