@@ -166,7 +166,8 @@ def managed_pipelines_sensor() -> SensorDefinition:
         minimum_interval_seconds=60,
         default_status=DefaultSensorStatus.RUNNING,
         description="Runs the pipelines OpenMetadata deployed (the bridge's store) on their schedules "
-        "(airflowConfig.scheduleInterval, pipelineTimezone), once a tick, never when disabled.",
+        "(airflowConfig.scheduleInterval, pipelineTimezone), once a tick, never when disabled; "
+        "startDate/endDate, maxActiveRuns and workflowTimeout as Airflow reads them.",
     )
     def ingestion_pipelines(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         if nothing_deployed(url := default_url()):
