@@ -85,6 +85,19 @@ def test_writes_in_other_forms_are_the_create_or_insert_they_amount_to():
     replace = analyze("REPLACE INTO rep.b (id, n) SELECT id, n FROM a", "mysql", my, "shop")
     assert replace["writes"] == [("default", "rep", "b")] and replace["reads"] == [("default", "shop", "a")]
     assert replace["edges"][0]["columns"]["n"] == [("default", "shop", "a", "n")]
+    # PostgreSQL's data-modifying CTE: the rows it deletes are what the INSERT writes
+    archive = analyze(
+        "WITH gone AS (DELETE FROM sales.orders WHERE id < 9 RETURNING *) "
+        "INSERT INTO orders SELECT * FROM gone",
+        "postgres",
+        pg,
+        "shop",
+    )
+    assert archive["writes"] == [("shop", "public", "orders"), ("shop", "sales", "orders")]
+    [edge] = archive["edges"]
+    assert edge["source"] == ("shop", "sales", "orders") and edge["columns"]["id"] == [
+        ("shop", "sales", "orders", "id")
+    ]
 
 
 def test_queries_differing_only_in_literals_are_one_shape():

@@ -219,6 +219,8 @@ def _as_write(statement: exp.Expr | None, dialect: str) -> exp.Expr | None:
         source = clone.this.copy()
         source.set("when", None)  # AT / BEFORE: the same table, as it was
         return exp.Create(this=statement.this.copy(), kind="TABLE", expression=exp.select("*").from_(source))
+    for cte in statement.find_all(exp.CTE) if statement is not None else ():
+        _returned_rows(cte)
     if (
         isinstance(statement, exp.Command)
         and str(statement.this).upper() == "REPLACE"
@@ -226,6 +228,23 @@ def _as_write(statement: exp.Expr | None, dialect: str) -> exp.Expr | None:
     ):
         return sqlglot.parse_one(f"INSERT {statement.expression.this}", read=dialect)
     return statement
+
+
+def _returned_rows(cte: exp.CTE) -> None:
+    """A data-modifying CTE (`WITH moved AS (DELETE FROM t ... RETURNING *)`, PostgreSQL) as
+    the rows it returns, `SELECT <returning> FROM t [WHERE ...]`, its table marked written:
+    what the statement's lineage reads from it."""
+    body = cte.this
+    returning = body.args.get("returning") if isinstance(body, exp.Delete | exp.Update) else None
+    table = body.this if returning is not None else None
+    if not isinstance(table, exp.Table):
+        return
+    written = table.copy()
+    written.meta["written"] = True
+    rows = exp.select(*(e.copy() for e in returning.expressions)).from_(written)
+    if body.args.get("where") is not None:
+        rows.set("where", body.args["where"].copy())
+    cte.set("this", rows)
 
 
 def _statement(
@@ -253,6 +272,8 @@ def _statement(
             continue
         keys[id(table)] = found
         (out.writes if table is target_table else out.reads).add(found)
+        if table.meta.get("written"):  # read and written by a data-modifying CTE
+            out.writes.add(found)
     _joins(statement, dialect, catalog, keys, out)
     query = _source_query(statement)
     if temp and query is None and target_table is not None:  # CREATE TEMP TABLE t (columns): filled later
