@@ -119,7 +119,8 @@ def follow(parsed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The edges between catalog tables of a session's statements (`analyze` results, in
     order), temporary tables followed as `analyzer.follow_temps` does."""
     temps: dict[str, list[dict[str, Any]]] = {}
-    return [edge for result in parsed for edge in follow_temps(result, temps)]
+    declared: dict[str, list[str]] = {}
+    return [edge for result in parsed for edge in follow_temps(result, temps, declared)]
 
 
 def found(edges: Iterable[dict[str, Any]], reads: Iterable[Any] = (), writes: Iterable[Any] = ()) -> Found:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from om_dagster.queries.analyzer import follow_temps
 from om_dagster.queries.log import parse_time
 from om_dagster.queries.parser import Catalog, analyze, fingerprint, masked
 from om_dagster.queries.pool import Parsers
@@ -98,6 +99,36 @@ def test_writes_in_other_forms_are_the_create_or_insert_they_amount_to():
     assert edge["source"] == ("shop", "sales", "orders") and edge["columns"]["id"] == [
         ("shop", "sales", "orders", "id")
     ]
+
+
+def test_a_temporary_table_created_then_filled_by_position_is_followed_by_its_own_columns():
+    """CREATE TEMP TABLE t (columns), INSERT INTO t SELECT (no column list: by position), then a
+    query reading t's columns: lineage from the tables that filled it, column by column; in
+    Snowflake too, whose unquoted names fold to upper case."""
+    for dialect, fold in (("postgres", str.lower), ("snowflake", str.upper)):
+        tables = [(("db", "s", "fx"), ["cur", "rate_to_usd"]), (("db", "s", "out"), ["cur", "usd"])]
+        catalog = Catalog(
+            [((d, sc, fold(t)), [fold(c) for c in cols]) for (d, sc, t), cols in tables], dialect
+        )
+        session = [
+            "CREATE TEMPORARY TABLE tmp (cur TEXT, rate NUMERIC)",
+            "INSERT INTO tmp SELECT cur, rate_to_usd FROM fx",
+            "INSERT INTO out (cur, usd) SELECT t.cur, t.rate * 2 FROM tmp t",
+        ]
+        temps: dict = {}
+        declared: dict = {}
+        edges = [
+            e
+            for sql in session
+            for e in follow_temps(analyze(sql, dialect, catalog, "db", "s"), temps, declared)
+        ]
+        assert [(e["source"], e["target"]) for e in edges] == [
+            (("db", "s", fold("fx")), ("db", "s", fold("out")))
+        ]
+        assert edges[0]["columns"] == {
+            fold("cur"): [("db", "s", fold("fx"), fold("cur"))],
+            fold("usd"): [("db", "s", fold("fx"), fold("rate_to_usd"))],
+        }
 
 
 def test_queries_differing_only_in_literals_are_one_shape():

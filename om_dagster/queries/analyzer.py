@@ -45,7 +45,10 @@ class QueryAnalyzer:
         self.client, self.recipe, self.status = client, recipe, status
         self.workers, self.timeout = workers, timeout
         self.cache: OrderedDict[tuple[str, str | None, str | None], Analysis] = OrderedDict()
-        self.temps: OrderedDict[str, dict[str, list[dict[str, Any]]]] = OrderedDict()
+        # per session: its temporary tables' filling edges, and their columns as created
+        self.temps: OrderedDict[str, tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]] = (
+            OrderedDict()
+        )
         self.tables: dict[Key, CatalogTable] = {}
         self.dialect = ""
         self.parsers: Parsers | None = None
@@ -131,11 +134,11 @@ class QueryAnalyzer:
         tables it was filled from (its columns mapped through), an edge into it is kept for
         the session's later queries; otherwise the name is a warning."""
         session = query.get("session") or f"{query.get('user')}@{query.get('database')}"
-        temps = self.temps.setdefault(session, {})
+        temps, declared = self.temps.setdefault(session, ({}, {}))
         self.temps.move_to_end(session)
         if len(self.temps) > SESSIONS:
             self.temps.popitem(last=False)
-        out = follow_temps(parsed, temps)
+        out = follow_temps(parsed, temps, declared)
         for table, why in parsed.get("unresolved", {}).items():
             if table not in temps:
                 self.status.warning(name, why)
@@ -146,20 +149,35 @@ class QueryAnalyzer:
             self.parsers.close()
 
 
-def follow_temps(parsed: Analysis, temps: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def follow_temps(
+    parsed: Analysis, temps: dict[str, list[dict[str, Any]]], declared: dict[str, list[str]]
+) -> list[dict[str, Any]]:
     """A query's edges between the catalog's tables, the session's `temps` (temporary table ->
-    the edges that filled it) updated with what the query made or filled."""
+    the edges that filled it) and `declared` (temporary table -> its columns, as created)
+    updated with what the query made or filled."""
     for temp, edges in parsed.get("temps", {}).items():
         temps[temp] = [e for edge in edges for e in through(edge, temps)]
+        declared.pop(temp, None)
+    declared |= parsed.get("temp_columns", {})
     out = []
     for edge in parsed["edges"]:
         target = edge["target"]
         if not target[0]:
             if target[2] in temps:
-                temps[target[2]] += through(edge, temps)
+                temps[target[2]] += through(by_position(edge, declared.get(target[2])), temps)
             continue  # a table the catalog lacks, no temp of the session: the caller warns
         out += through(edge, temps)
     return out
+
+
+def by_position(edge: dict[str, Any], columns: list[str] | None) -> dict[str, Any]:
+    """An INSERT without a column list into a temporary table created with its columns: each
+    projection lands in the column at its position, whatever its own name."""
+    positions = edge.get("positions")
+    if not positions or not columns:
+        return edge
+    named = dict(zip(positions, columns, strict=False))
+    return edge | {"columns": {named.get(to, to): froms for to, froms in edge["columns"].items()}}
 
 
 def through(edge: dict[str, Any], temps: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

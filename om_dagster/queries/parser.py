@@ -142,6 +142,9 @@ class Edge:
     source: Key
     target: Key
     columns: dict[str, set[Column]] = field(default_factory=dict)
+    # INSERT without a column list into a table the catalog lacks: the projections in order,
+    # which land in that table's columns by position (a temporary table's, once known)
+    positions: list[str] | None = None
 
 
 @dataclass
@@ -153,6 +156,7 @@ class Analysis:
     joins: set[tuple[Column, Column]] = field(default_factory=set)
     edges: list[Edge] = field(default_factory=list)
     temps: dict[str, list[Edge]] = field(default_factory=dict)  # temp tables made, from what
+    temp_columns: dict[str, list[str]] = field(default_factory=dict)  # CREATE TEMP TABLE t (columns)
     unresolved: dict[str, str] = field(default_factory=dict)  # name -> why the catalog has no table
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
@@ -164,6 +168,7 @@ class Analysis:
             "joins": sorted(self.joins),
             "edges": [_edge_dict(e) for e in self.edges],
             "temps": {name: [_edge_dict(e) for e in edges] for name, edges in self.temps.items()},
+            "temp_columns": self.temp_columns,
             "unresolved": self.unresolved,
             "warnings": self.warnings,
             "error": self.error,
@@ -171,11 +176,14 @@ class Analysis:
 
 
 def _edge_dict(edge: Edge) -> dict[str, Any]:
-    return {
+    found: dict[str, Any] = {
         "source": edge.source,
         "target": edge.target,
         "columns": {to: sorted(froms) for to, froms in sorted(edge.columns.items())},
     }
+    if edge.positions is not None:
+        found["positions"] = edge.positions
+    return found
 
 
 TEMP = "a temporary table"
@@ -277,7 +285,13 @@ def _statement(
     _joins(statement, dialect, catalog, keys, out)
     query = _source_query(statement)
     if temp and query is None and target_table is not None:  # CREATE TEMP TABLE t (columns): filled later
-        out.temps[catalog.fold(target_table.name, _quoted(target_table))] = []
+        name = catalog.fold(target_table.name, _quoted(target_table))
+        out.temps[name] = []
+        schema = statement.this
+        if isinstance(schema, exp.Schema):
+            out.temp_columns[name] = [
+                catalog.fold(c.name, _quoted(c)) for c in schema.expressions if isinstance(c, exp.ColumnDef)
+            ]
     if query is None or target_table is None:
         return
     edges = _edges(statement, query, keys[id(target_table)], dialect, catalog, keys, out)
@@ -405,6 +419,9 @@ def _edges(
             edge = edges.get(column[:3])
             if edge is not None:
                 edge.columns.setdefault(to_column, set()).add(column)
+    if isinstance(statement, exp.Insert) and not target[0] and not isinstance(statement.this, exp.Schema):
+        for edge in edges.values():
+            edge.positions = [catalog.fold(projection.alias_or_name) for projection in query.selects]
     return list(edges.values())
 
 
@@ -476,8 +493,10 @@ def _last_part(name: str) -> str:
     )
 
 
-def _quoted(table: exp.Table) -> bool:
-    return isinstance(table.this, exp.Identifier) and table.this.quoted
+def _quoted(node: exp.Expr) -> bool:
+    """Whether a name (an identifier, or a table, column or column definition's) is quoted."""
+    ident = node if isinstance(node, exp.Identifier) else node.this
+    return isinstance(ident, exp.Identifier) and bool(ident.quoted)
 
 
 def _real_name(columns: list[str], name: str) -> str | None:
@@ -492,15 +511,18 @@ def _target_columns(
     """The target's column each projection lands in: the statement's column list, else
     the target's columns in order (INSERT), else the projections' own names (CREATE)."""
     this = statement.this
+    known = target in catalog.columns
     if isinstance(this, exp.Schema) and this.expressions:
-        listed = [c.name for c in this.expressions if isinstance(c, exp.Identifier | exp.Column)]
-        if listed:
-            return [_real_name(catalog.columns.get(target, []), n) or n for n in listed]
-    if isinstance(statement, exp.Insert) and target in catalog.columns:
+        listed = [c for c in this.expressions if isinstance(c, exp.Identifier | exp.Column)]
+        if listed and known:
+            return [_real_name(catalog.columns[target], c.name) or c.name for c in listed]
+        if listed:  # a temporary table's: named as the dialect keeps them, as later queries name them
+            return [catalog.fold(c.name, _quoted(c)) for c in listed]
+    if isinstance(statement, exp.Insert) and known:
         return list(catalog.columns[target])
-    if target in catalog.columns:
+    if known:
         return [_real_name(catalog.columns[target], n) for n in projections]
-    return projections
+    return [catalog.fold(n) for n in projections]
 
 
 def _assignments(
