@@ -131,6 +131,26 @@ def test_a_temporary_table_created_then_filled_by_position_is_followed_by_its_ow
         }
 
 
+def test_columns_that_choose_rows_are_not_sources_of_values():
+    """An aggregate's FILTER, a window's PARTITION BY, its ORDER BY when the function has a
+    column of its own: none is where a value comes from."""
+    catalog = Catalog(
+        [(("db", "s", "pay"), ["amount", "method", "day", "who"]), (("db", "s", "mix"), ["a", "b", "c"])],
+        "postgres",
+    )
+    sql = (
+        "INSERT INTO mix (a, b, c) SELECT sum(amount) FILTER (WHERE method = 'card'), "
+        "sum(amount) OVER (PARTITION BY who ORDER BY day), "
+        "row_number() OVER (PARTITION BY who ORDER BY day) FROM pay"
+    )
+    [edge] = analyze(sql, "postgres", catalog, "db", "s")["edges"]
+    assert edge["columns"] == {
+        "a": [("db", "s", "pay", "amount")],
+        "b": [("db", "s", "pay", "amount")],
+        "c": [("db", "s", "pay", "day")],  # a rank has no column of its own: its order's
+    }
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

@@ -449,6 +449,7 @@ def _column_lineage(
         schema.setdefault(key[0], {}).setdefault(key[1], {})[key[2]] = dict.fromkeys(
             catalog.columns[key], "text"
         )
+    _values_only(query)
     nodes = lineage(
         None,
         query,
@@ -503,6 +504,19 @@ def _real_name(columns: list[str], name: str) -> str | None:
     return next((c for c in columns if c == name), None) or next(
         (c for c in columns if c.lower() == name.lower()), None
     )
+
+
+def _values_only(query: exp.Expr) -> None:
+    """Leave out of column lineage the columns that choose rows, not values: an aggregate's
+    FILTER (WHERE ...), a window's PARTITION BY, and its ORDER BY where the function has
+    columns of its own (`sum(x) OVER (ORDER BY d)` is x's; `row_number() OVER (ORDER BY d)`,
+    having none, is d's). Tables read are known already: this changes columns only."""
+    for node in list(query.find_all(exp.Filter)):
+        node.replace(node.this)
+    for window in query.find_all(exp.Window):
+        window.set("partition_by", None)
+        if window.this.find(exp.Column) is not None:
+            window.set("order", None)
 
 
 def _target_columns(
