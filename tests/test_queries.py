@@ -151,6 +151,30 @@ def test_columns_that_choose_rows_are_not_sources_of_values():
     }
 
 
+def test_merge_and_update_from_a_subquery_follow_its_columns():
+    """The dbt and ELT shape: MERGE USING (SELECT ... GROUP BY) o ... UPDATE SET d.x = o.y,
+    and UPDATE ... FROM (SELECT ...) s: each target column from the columns under o.y."""
+    catalog = Catalog(
+        [(("DB", "S", "STG"), ["ID", "AMOUNT", "AT"]), (("DB", "S", "DIM"), ["ID", "LTV", "FIRST_AT"])],
+        "snowflake",
+    )
+    merge = (
+        "MERGE INTO dim d USING (SELECT id, SUM(amount) AS total, MIN(at) AS first FROM stg GROUP BY id) o "
+        "ON d.id = o.id WHEN MATCHED THEN UPDATE SET d.ltv = o.total, d.first_at = o.first"
+    )
+    update = (
+        "UPDATE dim SET ltv = s.total FROM (SELECT id, SUM(amount) AS total FROM stg GROUP BY id) s "
+        "WHERE dim.id = s.id"
+    )
+    for sql, expected in (
+        (merge, {"LTV": [("DB", "S", "STG", "AMOUNT")], "FIRST_AT": [("DB", "S", "STG", "AT")]}),
+        (update, {"LTV": [("DB", "S", "STG", "AMOUNT")]}),
+    ):
+        [edge] = analyze(sql, "snowflake", catalog, "DB", "S")["edges"]
+        assert (edge["source"], edge["target"]) == (("DB", "S", "STG"), ("DB", "S", "DIM"))
+        assert edge["columns"] == expected
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

@@ -506,6 +506,27 @@ def _real_name(columns: list[str], name: str) -> str | None:
     )
 
 
+def _derived(
+    statement: exp.Expr, catalog: Catalog, keys: dict[int, Key]
+) -> dict[str, dict[str, set[Column]]]:
+    """The named subqueries and CTEs of an UPDATE or MERGE (`USING (SELECT ...) o`, `FROM
+    (SELECT ...) s`): alias -> output column -> the table columns its value is made of (one
+    level: their own tables' columns)."""
+    out: dict[str, dict[str, set[Column]]] = {}
+    for node in [*statement.find_all(exp.Subquery), *statement.find_all(exp.CTE)]:
+        select = node.this
+        if not node.alias or not isinstance(select, exp.Select):
+            continue
+        inner = _aliases(select, keys)
+        out[node.alias.lower()] = {
+            projection.alias_or_name.lower(): {
+                c for c in (_column(col, inner, catalog) for col in projection.find_all(exp.Column)) if c
+            }
+            for projection in select.expressions
+        }
+    return out
+
+
 def _values_only(query: exp.Expr) -> None:
     """Leave out of column lineage the columns that choose rows, not values: an aggregate's
     FILTER (WHERE ...), a window's PARTITION BY, and its ORDER BY where the function has
@@ -548,9 +569,17 @@ def _assignments(
     columns = catalog.columns.get(target, []) if target else []
     pairs: list[tuple[str, set[Column]]] = []
 
+    derived = _derived(statement, catalog, keys)
+
+    def sources(col: exp.Column) -> set[Column]:
+        if col.table and col.table.lower() in derived:  # a subquery's or CTE's column
+            return derived[col.table.lower()].get(col.name.lower(), set())
+        found = _column(col, aliases, catalog)
+        return {found} if found else set()
+
     def add(to: exp.Expr, value: exp.Expr) -> None:
         real = _real_name(columns, to.name) if isinstance(to, exp.Column | exp.Identifier) else None
-        froms = {c for c in (_column(col, aliases, catalog) for col in value.find_all(exp.Column)) if c}
+        froms = {c for col in value.find_all(exp.Column) for c in sources(col)}
         froms = {c for c in froms if c[:3] != target}
         if real and froms:
             pairs.append((real, froms))
