@@ -175,6 +175,25 @@ def test_merge_and_update_from_a_subquery_follow_its_columns():
         assert edge["columns"] == expected
 
 
+def test_an_unqualified_using_column_is_the_left_tables_but_in_a_full_join():
+    catalog = Catalog(
+        [
+            (("db", "s", "o"), ["id", "v"]),
+            (("db", "s", "p"), ["id", "w"]),
+            (("db", "s", "t"), ["id", "v", "w"]),
+        ],
+        "postgres",
+    )
+
+    def sources(join: str) -> list:
+        sql = f"INSERT INTO t SELECT id, v, w FROM o {join} JOIN p USING (id)"
+        edges = analyze(sql, "postgres", catalog, "db", "s")["edges"]
+        return sorted(c for e in edges for c in e["columns"].get("id", []))
+
+    assert sources("LEFT") == sources("INNER") == [("db", "s", "o", "id")]
+    assert sources("FULL") == [("db", "s", "o", "id"), ("db", "s", "p", "id")]  # COALESCE of both
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

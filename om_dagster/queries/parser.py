@@ -531,13 +531,33 @@ def _values_only(query: exp.Expr) -> None:
     """Leave out of column lineage the columns that choose rows, not values: an aggregate's
     FILTER (WHERE ...), a window's PARTITION BY, and its ORDER BY where the function has
     columns of its own (`sum(x) OVER (ORDER BY d)` is x's; `row_number() OVER (ORDER BY d)`,
-    having none, is d's). Tables read are known already: this changes columns only."""
+    having none, is d's), and the right side's copy of a USING column. Tables read are known
+    already: this changes columns only."""
     for node in list(query.find_all(exp.Filter)):
         node.replace(node.this)
     for window in query.find_all(exp.Window):
         window.set("partition_by", None)
         if window.this.find(exp.Column) is not None:
             window.set("order", None)
+    for select in query.find_all(exp.Select):
+        _using_from_the_left(select)
+
+
+def _using_from_the_left(select: exp.Select) -> None:
+    """An unqualified column a JOIN ... USING names is the left table's (INNER and LEFT
+    joins: the values are equal, or the right's missing), not one from each side."""
+    first = select.args.get("from_")
+    base = first.this if first is not None else None
+    if not isinstance(base, exp.Table):
+        return
+    names: set[str] = set()
+    for join in select.args.get("joins") or []:
+        using = {u.name.lower() for u in join.args.get("using") or []}
+        names = names - using if join.side in ("RIGHT", "FULL") else names | using
+    for projection in select.expressions:
+        for column in projection.find_all(exp.Column):
+            if not column.table and column.name.lower() in names and column.parent_select is select:
+                column.set("table", exp.to_identifier(base.alias_or_name))
 
 
 def _target_columns(
