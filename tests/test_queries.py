@@ -194,6 +194,26 @@ def test_an_unqualified_using_column_is_the_left_tables_but_in_a_full_join():
     assert sources("FULL") == [("db", "s", "o", "id"), ("db", "s", "p", "id")]  # COALESCE of both
 
 
+def test_a_lateral_subquery_gives_its_columns_as_a_joined_one():
+    catalog = Catalog(
+        [
+            (("db", "s", "c"), ["id"]),
+            (("db", "s", "o"), ["cid", "at", "v"]),
+            (("db", "s", "t"), ["id", "at", "v"]),
+        ],
+        "postgres",
+    )
+    sql = (
+        "INSERT INTO t SELECT c.id, lo.at, lo.v FROM c CROSS JOIN LATERAL "
+        "(SELECT o.at, o.v FROM o WHERE o.cid = c.id ORDER BY o.at DESC LIMIT 1) AS lo"
+    )
+    edges = {e["source"][2]: e["columns"] for e in analyze(sql, "postgres", catalog, "db", "s")["edges"]}
+    assert edges == {
+        "c": {"id": [("db", "s", "c", "id")]},
+        "o": {"at": [("db", "s", "o", "at")], "v": [("db", "s", "o", "v")]},
+    }
+
+
 def test_queries_differing_only_in_literals_are_one_shape():
     a = "SELECT * FROM orders WHERE id = 42 AND note = 'it''s'"
     b = "select * from orders where id = 7 and note = 'x'"

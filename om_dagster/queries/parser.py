@@ -541,6 +541,11 @@ def _values_only(query: exp.Expr) -> None:
             window.set("order", None)
     for select in query.find_all(exp.Select):
         _using_from_the_left(select)
+    for lateral in list(query.find_all(exp.Lateral)):  # its columns, as a joined subquery's
+        if isinstance(lateral.this, exp.Subquery) and lateral.args.get("alias") is not None:
+            subquery = lateral.this.copy()
+            subquery.set("alias", lateral.args["alias"].copy())
+            lateral.replace(subquery)
 
 
 def _using_from_the_left(select: exp.Select) -> None:
