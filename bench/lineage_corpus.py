@@ -273,12 +273,18 @@ def main() -> None:
         help="the Python of a venv with openmetadata-ingestion ('' to run ours alone)",
     )
     parser.add_argument("--dialects", default=",".join(DIALECTS))
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=CORPUS,
+        help="the folder of <dialect>.yaml files (tests/corpus_heldout: held out)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per statement; the best is kept")
     parser.add_argument("--timeout", type=int, default=300, help="the official parser's, seconds a query")
     parser.add_argument("--cases", action="store_true", help="print where each parser differs, case by case")
     args = parser.parse_args()
     logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its notes on statements it takes as commands
-    corpora = [load(d) for d in args.dialects.split(",") if d]
+    corpora = [load(d, args.corpus.resolve()) for d in args.dialects.split(",") if d]
 
     print(f"machine: {machine()}, load average {os.getloadavg()[0]:.2f}")
     print(f"om-dagster: {revision()}")
@@ -297,7 +303,7 @@ def main() -> None:
         c.dialect: (len(c.cases), sum(len(statements(k.sql, c.dialect)) for k in c.cases)) for c in corpora
     }
     print(
-        f"corpus: {CORPUS.relative_to(ROOT)}, "
+        f"corpus: {args.corpus.resolve().relative_to(ROOT)}, "
         + ", ".join(f"{d} {n} cases ({s} statements)" for d, (n, s) in counts.items())
         + "; each statement parsed alone, temporary tables followed through the session"
     )

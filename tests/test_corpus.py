@@ -64,9 +64,9 @@ class Found:
     edges: Edges = field(default_factory=dict)
 
 
-def load(dialect: str) -> Corpus:
+def load(dialect: str, folder: Path = CORPUS) -> Corpus:
     """A dialect's corpus, checked: every table and column a case expects is in its catalog."""
-    data = yaml.safe_load((CORPUS / f"{dialect}.yaml").read_text())
+    data = yaml.safe_load((folder / f"{dialect}.yaml").read_text())
     tables = {
         (db, schema, table): [str(c) for c in columns]
         for db, schemas in data["catalog"].items()
