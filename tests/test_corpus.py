@@ -28,6 +28,7 @@ from om_dagster.queries.analyzer import follow_temps
 from om_dagster.queries.parser import Catalog, analyze
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+HELD_OUT = Path(__file__).resolve().parent / "corpus_heldout"  # written without seeing the parser
 DIALECTS = ("postgres", "mysql", "snowflake")
 BAR = {"table recall": 0.95, "table precision": 0.98, "column recall": 0.85}
 
@@ -226,21 +227,24 @@ def _show(item: tuple[str, ...]) -> str:
 # --- the test -------------------------------------------------------------------------------
 
 
-def test_corpus_is_consistent() -> None:
+@pytest.mark.parametrize(("folder", "least"), [(CORPUS, 35), (HELD_OUT, 15)], ids=["corpus", "held-out"])
+def test_corpus_is_consistent(folder: Path, least: int) -> None:
     """Each case names catalog tables and columns only (checked by `load`), once per name."""
     for dialect in DIALECTS:
-        corpus = load(dialect)
+        corpus = load(dialect, folder)
         names = [c.name for c in corpus.cases]
         assert len(names) == len(set(names)), f"{dialect}: duplicate case names"
-        assert len(corpus.cases) >= 35, f"{dialect}: {len(corpus.cases)} cases"
+        assert len(corpus.cases) >= least, f"{dialect}: {len(corpus.cases)} cases"
 
 
-def test_lineage_meets_the_bar(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("folder", [CORPUS, HELD_OUT], ids=["corpus", "held-out"])
+def test_lineage_meets_the_bar(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Table edges and column pairs over the whole corpus, against the project's bar; the
-    figures per dialect and every case that differs are printed."""
+    figures per dialect and every case that differs are printed. The held-out cases were
+    written by someone who had not seen the parser, and no miss of theirs was fixed after."""
     total, lines, report, cases = Tally(), [], [], 0
     for dialect in DIALECTS:
-        corpus = load(dialect)
+        corpus = load(dialect, folder)
         on = catalog(corpus)
         tally = Tally()
         for case in corpus.cases:
