@@ -45,7 +45,13 @@ RESET_COUNT = (  # marked as OpenMetadata marks its own statements: not usage of
     "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND query LIKE 'SELECT count(*) FROM orders%'"
 )
-TODAY = str(datetime.now(UTC).date())
+
+
+def utc_day() -> str:
+    """Today in UTC, asked when a run has just ended (a module constant goes stale at midnight)."""
+    return str(datetime.now(UTC).date())
+
+
 TABLES = re.compile(r"\b(customers|orders|daily)\b")
 UTILITY = re.compile(r"\s*(begin|commit|set|show|declare|fetch|close)\b", re.IGNORECASE)
 
@@ -100,7 +106,7 @@ def usage(standin, postgres) -> dict[str, dict[str, int]]:
 
 
 def today(counts: dict[str, int]) -> dict[str, dict[str, int]]:
-    return {table: {TODAY: n} for table, n in counts.items()}
+    return {table: {utc_day(): n} for table, n in counts.items()}
 
 
 def test_usage_counts_the_day_s_calls_run_after_run(tmp_path, shop, standin):
@@ -116,7 +122,7 @@ def test_usage_counts_the_day_s_calls_run_after_run(tmp_path, shop, standin):
     assert result.success
     assert usage(standin, shop) == today(FIRST)
     state = json.loads((stage / ".state" / "postgres-usage-pg.json").read_text())
-    assert state["day"] == TODAY and state["statements"]
+    assert state["day"] == utc_day() and state["statements"]
 
     # nothing ran since: the same counts, no inflation
     assert job.execute_in_process().success

@@ -177,7 +177,7 @@ def test_mysql_usage_reads_the_general_log_and_a_rerun_changes_no_count(tmp_path
     write_recipe(folder / "my_usage.yaml", usage)
     defs = build_definitions(folder)
     assert defs.resolve_job_def("my").execute_in_process().success
-    today = str(TODAY)
+    today = str(datetime.now(UTC).date())  # the day the statements ran (not the module's import)
     prefix = f"my.default.{mysql.database}"
     for _ in range(2):
         assert defs.resolve_job_def("my_usage").execute_in_process().success
