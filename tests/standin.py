@@ -1223,13 +1223,18 @@ class StandIn:
             if self.pipelines is None:
                 return 200, {"code": 200, "reason": "Pipeline Client Disabled"}
             return self._orchestrated(self.pipelines.status)
-        operations = ("deploy", "trigger", "toggleIngestion", "kill")
+        operations = {
+            "deploy": self._deploy,
+            "trigger": self._trigger,
+            "toggleIngestion": self._toggle,
+            "kill": self._kill,
+        }
         if pipelines and method == "POST" and len(parts) == 4 and parts[2] in operations:
             pipeline = self.by_id("services/ingestionPipelines", parts[3])
             if self.pipelines is None:
                 disabled = "Pipeline Client Disabled"
                 return 200, disabled if parts[2] == "toggleIngestion" else {"code": 200, "reason": disabled}
-            return getattr(self, f"_{parts[2].lower()}")(pipeline)
+            return operations[parts[2]](pipeline)
         if pipelines and method == "GET" and len(parts) == 5 and parts[2] == "logs" and parts[4] == "last":
             key = unquote(parts[3])
             where = self.state.by_id.get(key)
@@ -1285,7 +1290,7 @@ class StandIn:
     def _kill(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
         return self._orchestrated(self.pipelines.kill, pipeline)
 
-    def _toggleingestion(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
+    def _toggle(self, pipeline: dict[str, Any]) -> tuple[int, Any]:
         """The entity back, its `enabled` flipped (redeployed first when it was deployed, as
         `IngestionPipelineUpdater.deployIfRequired` does), or `deployed` false on a 404."""
         status = self._orchestrated(self.pipelines.toggle, pipeline)[1]

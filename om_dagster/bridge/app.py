@@ -160,9 +160,7 @@ class Bridge:
         if deployed is None:
             return error(500, f"Workflow [{body.get('dag_id')}] not found: deploy it first")
         try:
-            run_id = self.dagster.run(
-                deployed.fqn, (deployed.entity.get("airflowConfig") or {}).get("workflowTimeout")
-            )
+            run_id = self.dagster.run(deployed.fqn, deployed.timeout)
         except Exception as err:  # the GraphQL client raises its own kinds
             return error(500, f"Workflow [{deployed.name}] could not be started: {err}")
         return JSONResponse(

@@ -191,7 +191,7 @@ def managed_pipelines_sensor() -> SensorDefinition:
             }
             for p in deployed
         ]
-        timeouts = {p.fqn: (p.entity.get("airflowConfig") or {}).get("workflowTimeout") for p in deployed}
+        timeouts = {p.fqn: p.timeout for p in deployed}
 
         def active(fqn: str) -> int:
             runs = RunsFilter(tags={PIPELINE_TAG: fqn}, statuses=ACTIVE)

@@ -65,6 +65,11 @@ class Deployed:
     enabled: bool
     entity: dict[str, Any]
 
+    @property
+    def timeout(self) -> int | None:
+        """`airflowConfig.workflowTimeout`: seconds a run may take."""
+        return (self.entity.get("airflowConfig") or {}).get("workflowTimeout")
+
 
 class NameTaken(Exception):
     """Another pipeline (another FQN) already has this cleaned name."""

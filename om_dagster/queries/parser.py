@@ -205,6 +205,8 @@ def analyze(
             statement = _as_write(parsed, dialect)
             if statement is None or isinstance(statement, exp.Command | exp.Set | exp.Use | exp.Transaction):
                 continue
+            for cte in statement.find_all(exp.CTE):
+                _returned_rows(cte)
             _statement(statement, dialect, catalog, database, schema, out)
         except SqlglotError as err:
             out.warnings.append(f"not understood: {str(err).splitlines()[0][:200]}")
@@ -227,8 +229,6 @@ def _as_write(statement: exp.Expr | None, dialect: str) -> exp.Expr | None:
         source = clone.this.copy()
         source.set("when", None)  # AT / BEFORE: the same table, as it was
         return exp.Create(this=statement.this.copy(), kind="TABLE", expression=exp.select("*").from_(source))
-    for cte in statement.find_all(exp.CTE) if statement is not None else ():
-        _returned_rows(cte)
     if (
         isinstance(statement, exp.Command)
         and str(statement.this).upper() == "REPLACE"
@@ -531,8 +531,9 @@ def _values_only(query: exp.Expr) -> None:
     """Leave out of column lineage the columns that choose rows, not values: an aggregate's
     FILTER (WHERE ...), a window's PARTITION BY, and its ORDER BY where the function has
     columns of its own (`sum(x) OVER (ORDER BY d)` is x's; `row_number() OVER (ORDER BY d)`,
-    having none, is d's), and the right side's copy of a USING column. Tables read are known
-    already: this changes columns only."""
+    having none, is d's), and the right side's copy of a USING column; a LATERAL subquery's
+    columns read as a joined subquery's. Tables read are known already: this changes columns
+    only."""
     for node in list(query.find_all(exp.Filter)):
         node.replace(node.this)
     for window in query.find_all(exp.Window):

@@ -240,6 +240,22 @@ def test_a_statement_run_in_another_database_is_not_usage_of_a_namesake(tmp_path
     assert_usage(standin, USAGE, JOINS)
 
 
+def record(query: str, user: str, start: datetime, schema: str | None = "SALES") -> dict:
+    """A query record of session 1 in MART, as the history source yields it."""
+    found = {
+        "query": query,
+        "count": 1,
+        "aborted": False,
+        "database": "MART",
+        "schema": schema,
+        "user": user,
+        "session": "1",
+        "start": start.isoformat(),
+        "duration": 1500.0,
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def test_the_records_are_whole_utc_days_of_successful_statements(tmp_path, snowflake, standin):
     # a colon of the condition is the condition's, not a parameter SQLAlchemy would ask for
     condition = "USER_NAME <> 'ZED' AND QUERY_TEXT NOT LIKE '%:nowhere%' AND START_TIME::DATE > '2000-01-01'"
@@ -247,49 +263,10 @@ def test_the_records_are_whole_utc_days_of_successful_statements(tmp_path, snowf
     source = SnowflakeQueryLog({}, None, load_recipe(write_recipe(tmp_path / "u.yaml", data)))
     records = [r.body for r in source.run() if r.kind == Kind.QUERY]
     assert records == [  # a day at most resultLimit statements, in the order they started
-        {
-            "query": JOIN.format("FR"),
-            "count": 1,
-            "aborted": False,
-            "database": "MART",
-            "schema": "SALES",
-            "user": "ANN",
-            "session": "1",
-            "start": D1.isoformat(),
-            "duration": 1500.0,
-        },
-        {
-            "query": JOIN.format("DE").lower(),
-            "count": 1,
-            "aborted": False,
-            "database": "MART",
-            "schema": "SALES",
-            "user": "BOB",
-            "session": "1",
-            "start": (D1 + timedelta(hours=10)).isoformat(),
-            "duration": 1500.0,
-        },
-        {  # run in no database: the connection's (as OpenMetadata does), no schema
-            "query": QUALIFIED,
-            "count": 1,
-            "aborted": False,
-            "database": "MART",
-            "user": "ANN",
-            "session": "1",
-            "start": D2.isoformat(),
-            "duration": 1500.0,
-        },
-        {
-            "query": 'SELECT "ID" FROM "MART"."SALES"."CUSTOMERS"',
-            "count": 1,
-            "aborted": False,
-            "database": "MART",
-            "schema": "SALES",
-            "user": "ANN",
-            "session": "1",
-            "start": (D2 + timedelta(hours=1)).isoformat(),
-            "duration": 1500.0,
-        },
+        record(JOIN.format("FR"), "ANN", D1),
+        record(JOIN.format("DE").lower(), "BOB", D1 + timedelta(hours=10)),
+        record(QUALIFIED, "ANN", D2, schema=None),  # run in no database: the connection's, no schema
+        record('SELECT "ID" FROM "MART"."SALES"."CUSTOMERS"', "ANN", D2 + timedelta(hours=1)),
     ]
 
 
